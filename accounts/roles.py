@@ -1,0 +1,80 @@
+"""Roles and the permission matrix — the one place that says who may do what.
+
+Views, API permissions and templates ask ``can(membership, "perm")``; nothing
+else compares role names.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    MANAGER = "manager", _("Manager")
+    AGENT = "agent", _("Agent")
+    AUDITOR = "auditor", _("Auditor (read-only)")
+
+
+# Permissions, grouped by what they guard.
+PERMISSIONS: dict[str, str] = {
+    "workspace.view": "See the workspace at all",
+    "workspace.settings": "Change workspace settings (jurisdiction, MFA requirement…)",
+    "members.view": "See members and their roles",
+    "members.manage": "Invite members, change roles, remove members",
+    "api_keys.manage": "Create and revoke API keys",
+    "audit.view": "Read the audit trail and export it",
+    "debts.view_all": "See every debt in the workspace (not only assigned ones)",
+    "debts.work": "Record payments, notes, calls, promises on debts",
+    "debts.assign": "Assign debts to agents",
+    "debts.import": "Import placement files",
+    "privacy.view": "See the record of processing and privacy requests",
+    "privacy.manage": "Handle privacy requests, holds and incidents",
+    "clients.manage": "Create and edit clients (creditors)",
+}
+
+_ALL = frozenset(PERMISSIONS)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.OWNER: _ALL,
+    Role.ADMIN: _ALL,
+    Role.MANAGER: frozenset(
+        {
+            "workspace.view",
+            "members.view",
+            "debts.view_all",
+            "debts.work",
+            "debts.assign",
+            "debts.import",
+            "privacy.view",
+            "clients.manage",
+        }
+    ),
+    Role.AGENT: frozenset({"workspace.view", "debts.work"}),
+    Role.AUDITOR: frozenset(
+        {"workspace.view", "members.view", "audit.view", "debts.view_all", "privacy.view"}
+    ),
+}
+
+# Roles an admin may grant; only an owner may create another owner.
+GRANTABLE_BY: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset(Role.values),
+    Role.ADMIN: frozenset({Role.ADMIN, Role.MANAGER, Role.AGENT, Role.AUDITOR}),
+}
+
+
+def role_can(role: str, perm: str) -> bool:
+    if perm not in PERMISSIONS:
+        raise KeyError(f"Unknown permission {perm!r}")
+    return perm in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def can(membership: object | None, perm: str) -> bool:
+    role = getattr(membership, "role", None)
+    return role is not None and role_can(role, perm)
+
+
+def can_grant(granter_role: str, role: str) -> bool:
+    return role in GRANTABLE_BY.get(granter_role, frozenset())

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from accounts.services import sha256_hex
+
+
+def memberships_for_user(*, user: User) -> QuerySet[Membership]:
+    """A user's memberships across workspaces (readable under RLS by ``app.user_id``)."""
+    return Membership.unscoped.filter(user=user).select_related("workspace").order_by("workspace__name")
+
+
+def membership_for(*, workspace: Workspace, user: User) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.for_workspace(workspace)
+        .select_related("client")
+        .filter(user=user)
+        .first()
+    )
+
+
+def workspace_get_by_slug(*, slug: str) -> Workspace:
+    ws = Workspace.objects.filter(slug=slug).first()
+    if ws is None:
+        raise Http404("No such workspace")
+    return ws
+
+
+def member_get(*, workspace: Workspace, membership_id: object) -> Membership:
+    m = (
+        Membership.objects.for_workspace(workspace)
+        .select_related("user", "workspace")
+        .filter(pk=membership_id)
+        .first()
+    )
+    if m is None:
+        raise Http404("No such member")
+    return m
+
+
+def members_list(*, workspace: Workspace) -> QuerySet[Membership]:
+    return (
+        Membership.objects.for_workspace(workspace)
+        .select_related("user", "client")
+        .order_by("user__email")
+    )
+
+
+def api_keys_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
+    return (
+        ApiKey.objects.for_workspace(workspace)
+        .select_related("created_by", "client")
+        .order_by("-created_at")
+    )
+
+
+def api_key_get(*, workspace: Workspace, api_key_id: object) -> ApiKey:
+    key = ApiKey.objects.for_workspace(workspace).filter(pk=api_key_id).first()
+    if key is None:
+        raise Http404("No such API key")
+    return key
+
+
+def api_key_by_secret(*, secret: str) -> ApiKey | None:
+    """Find an active key by the secret presented. Runs before any workspace is
+    known; under RLS the row is readable only through ``app.api_key_hash``."""
+    return (
+        ApiKey.unscoped.select_related("workspace", "client")
+        .filter(key_hash=sha256_hex(secret), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def invitations_pending(*, workspace: Workspace) -> QuerySet[Invitation]:
+    from django.utils import timezone
+
+    return Invitation.objects.for_workspace(workspace).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
+def invitation_get(*, workspace: Workspace, invitation_id: object) -> Invitation:
+    inv = Invitation.objects.for_workspace(workspace).filter(pk=invitation_id).first()
+    if inv is None:
+        raise Http404("No such invitation")
+    return inv
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    return (
+        Invitation.unscoped.select_related("workspace")
+        .filter(token_hash=sha256_hex(token))
+        .first()
+    )

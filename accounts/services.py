@@ -1,0 +1,347 @@
+"""Writes for accounts: workspaces, memberships, invitations, API keys.
+
+Each service runs in one transaction and writes its audit event in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.jurisdictions import PROFILES, profile_for
+from accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from accounts.roles import Role, can, can_grant
+from audit import actions
+from audit.models import AuditChain, chain_key
+from audit.services import audit_record
+from collectpro.tenancy import workspace_context
+
+API_KEY_PREFIX = "cp_"
+INVITATION_TTL = timedelta(days=7)
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# --- Workspaces -------------------------------------------------------------
+
+
+def workspace_create(
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None,
+    jurisdiction: str = "IN",
+    currency: str | None = None,
+    timezone_name: str | None = None,
+) -> Workspace:
+    """Create a workspace and its owner (an existing user keeps their password).
+
+    Validates everything before writing, so a bad argument changes nothing."""
+    if jurisdiction not in PROFILES:
+        raise ValidationError({"jurisdiction": f"Unknown jurisdiction {jurisdiction!r}; use one of {', '.join(PROFILES)}."})
+    profile = profile_for(jurisdiction)
+    workspace = Workspace(
+        slug=slug,
+        name=name,
+        jurisdiction=jurisdiction,
+        currency=(currency or profile.default_currency).upper(),
+        timezone=timezone_name or profile.default_timezone,
+        data_region=profile.data_region,
+    )
+    workspace.full_clean()
+    email = User.objects.normalize_email(owner_email).lower()
+    owner = User.objects.filter(email=email).first()
+    if owner is None:
+        if not owner_password:
+            raise ValidationError({"password": "A password is required for a new owner."})
+        User(email=email).clean_fields(exclude=["password"])
+        validate_password(owner_password, user=User(email=email))
+    with transaction.atomic():
+        workspace.save()
+        if owner is None:
+            owner = User.objects.create_user(email=email, password=owner_password)
+        with workspace_context(workspace):
+            AuditChain.objects.create(key=chain_key(workspace.pk), workspace=workspace)
+            Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+            audit_record(
+                action=actions.WORKSPACE_CREATED,
+                workspace=workspace,
+                obj=workspace,
+                metadata={"jurisdiction": jurisdiction, "owner_user_id": owner.pk},
+            )
+    return workspace
+
+
+WORKSPACE_SETTINGS_FIELDS = ("name", "jurisdiction", "currency", "timezone", "require_mfa")
+
+
+def workspace_update_settings(*, workspace: Workspace, actor: User, **changes: Any) -> Workspace:
+    unknown = set(changes) - set(WORKSPACE_SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}")
+    changed = [k for k, v in changes.items() if getattr(workspace, k) != v]
+    for key in changed:
+        setattr(workspace, key, changes[key])
+    workspace.full_clean()
+    if not changed:
+        return workspace
+    with transaction.atomic():
+        workspace.save(update_fields=changed)
+        audit_record(
+            action=actions.WORKSPACE_SETTINGS_CHANGED,
+            workspace=workspace,
+            obj=workspace,
+            actor_user_id=actor.pk,
+            metadata={"fields": sorted(changed)},
+        )
+    return workspace
+
+
+# --- Memberships ------------------------------------------------------------
+
+
+def _require(membership: Membership | None, perm: str) -> None:
+    if not can(membership, perm):
+        raise PermissionError(f"Your role may not do this ({perm}).")
+
+
+def _owners_left(workspace: Workspace, excluding: Membership) -> int:
+    return (
+        Membership.objects.for_workspace(workspace)
+        .filter(role=Role.OWNER)
+        .exclude(pk=excluding.pk)
+        .count()
+    )
+
+
+def membership_add(
+    *, workspace: Workspace, user: User, role: str, actor: User | None = None, client: Any = None
+) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    with transaction.atomic():
+        membership, created = Membership.objects.for_workspace(workspace).get_or_create(
+            workspace=workspace, user=user, defaults={"role": role, "client": client}
+        )
+        if not created:
+            raise ValidationError({"email": "This person is already a member."})
+        audit_record(
+            action=actions.MEMBER_ADDED,
+            workspace=workspace,
+            obj=membership,
+            actor_user_id=actor.pk if actor else None,
+            metadata={"user_id": user.pk, "role": role},
+        )
+    return membership
+
+
+def membership_change_role(
+    *, acting: Membership, membership: Membership, role: str
+) -> Membership:
+    """Only owners and admins change roles; only an owner grants or removes
+    ownership; the last owner cannot be demoted."""
+    _require(acting, "members.manage")
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    if not can_grant(acting.role, role) or (
+        membership.role == Role.OWNER and acting.role != Role.OWNER
+    ):
+        raise PermissionError("Only an owner can grant or change the owner role.")
+    if membership.role == Role.OWNER and role != Role.OWNER and _owners_left(membership.workspace, membership) == 0:
+        raise ValidationError({"role": "A workspace must keep at least one owner."})
+    if membership.role == role:
+        return membership
+    old = membership.role
+    with transaction.atomic():
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            action=actions.MEMBER_ROLE_CHANGED,
+            workspace=membership.workspace,
+            obj=membership,
+            actor_user_id=acting.user_id,
+            metadata={"user_id": membership.user_id, "from": old, "to": role},
+        )
+    return membership
+
+
+def membership_remove(*, acting: Membership, membership: Membership) -> None:
+    _require(acting, "members.manage")
+    if membership.role == Role.OWNER and acting.role != Role.OWNER:
+        raise PermissionError("Only an owner can remove an owner.")
+    if membership.role == Role.OWNER and _owners_left(membership.workspace, membership) == 0:
+        raise ValidationError("A workspace must keep at least one owner.")
+    with transaction.atomic():
+        audit_record(
+            action=actions.MEMBER_REMOVED,
+            workspace=membership.workspace,
+            obj=membership,
+            actor_user_id=acting.user_id,
+            metadata={"user_id": membership.user_id, "role": membership.role},
+        )
+        membership.delete()
+
+
+# --- Invitations ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str
+    url: str
+
+
+def invitation_create(*, acting: Membership, email: str, role: str) -> IssuedInvitation:
+    """Invite someone by email. The link carries a random token; only its hash is stored."""
+    _require(acting, "members.manage")
+    if not can_grant(acting.role, role):
+        raise PermissionError("You may not grant that role.")
+    email = User.objects.normalize_email(email).lower()
+    workspace = acting.workspace
+    if Membership.objects.for_workspace(workspace).filter(user__email=email).exists():
+        raise ValidationError({"email": "This person is already a member."})
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        workspace=workspace,
+        email=email,
+        role=role,
+        token_hash=sha256_hex(token),
+        invited_by=acting.user,
+        expires_at=timezone.now() + INVITATION_TTL,
+    )
+    invitation.full_clean(exclude=["workspace", "invited_by"])
+    url = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
+    with transaction.atomic():
+        Invitation.objects.for_workspace(workspace).filter(email=email, accepted_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        invitation.save()
+        audit_record(
+            action=actions.INVITATION_CREATED,
+            workspace=workspace,
+            obj=invitation,
+            actor_user_id=acting.user_id,
+            metadata={"role": role},
+        )
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"You're invited to {workspace.name} on CollectPro",
+                message=(
+                    f"{acting.user.get_full_name()} invited you to join {workspace.name} "
+                    f"as {Role(role).label}.\n\nAccept within 7 days: {url}\n"
+                ),
+                from_email=None,
+                recipient_list=[email],
+            )
+        )
+    return IssuedInvitation(invitation, token, url)
+
+
+def invitation_revoke(*, acting: Membership, invitation: Invitation) -> None:
+    _require(acting, "members.manage")
+    with transaction.atomic():
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action=actions.INVITATION_REVOKED,
+            workspace=invitation.workspace,
+            obj=invitation,
+            actor_user_id=acting.user_id,
+        )
+
+
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Join the workspace. The invitation must be pending and addressed to this user's email."""
+    if not invitation.is_pending:
+        raise ValidationError("This invitation has expired or was already used.")
+    if invitation.email != user.email.lower():
+        raise ValidationError("This invitation was sent to a different email address.")
+    with transaction.atomic():
+        membership = membership_add(
+            workspace=invitation.workspace, user=user, role=invitation.role, actor=user
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        audit_record(
+            action=actions.INVITATION_ACCEPTED,
+            workspace=invitation.workspace,
+            obj=invitation,
+            actor_user_id=user.pk,
+        )
+    return membership
+
+
+# --- API keys ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+def api_key_create(
+    *, workspace: Workspace, name: str, created_by: User | None = None, client: Any = None
+) -> IssuedApiKey:
+    """Create a key and return its secret once. Store only the hash and a prefix."""
+    name = (name or "").strip() or "API key"
+    prefix = secrets.token_hex(4)
+    secret = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
+    if client is not None and client.workspace_id != workspace.pk:
+        raise ValidationError({"client": "That client belongs to another workspace."})
+    with transaction.atomic():
+        api_key = ApiKey.objects.for_workspace(workspace).create(
+            workspace=workspace,
+            name=name[:100],
+            prefix=f"{API_KEY_PREFIX}{prefix}",
+            key_hash=sha256_hex(secret),
+            client=client,
+            created_by=created_by,
+        )
+        audit_record(
+            action=actions.API_KEY_CREATED,
+            workspace=workspace,
+            obj=api_key,
+            actor_user_id=created_by.pk if created_by else None,
+            metadata={"client_id": str(client.pk) if client else None},
+        )
+    return IssuedApiKey(api_key, secret)
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> ApiKey:
+    if api_key.revoked_at is not None:
+        return api_key
+    with transaction.atomic():
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            action=actions.API_KEY_REVOKED,
+            workspace=api_key.workspace_id,
+            obj=api_key,
+            actor_user_id=actor.pk if actor else None,
+        )
+    return api_key
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use at most once a minute per key (a conditional UPDATE, no lock)."""
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < timedelta(minutes=1):
+        return
+    ApiKey.unscoped.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now

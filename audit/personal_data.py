@@ -1,0 +1,12 @@
+from audit.models import AuditEvent
+from collectpro.privacy.registry import SECURITY_LOGS, PD, Basis, Category, Erasure, declare
+
+declare(
+    AuditEvent, subject_type="user", subject="actor_user_id", purpose="Security and accountability (audit trail)",
+    fields={
+        "ip": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, SECURITY_LOGS, Erasure.KEEP_UNTIL,
+                 keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)"),
+        "user_agent": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, SECURITY_LOGS, Erasure.KEEP_UNTIL,
+                         keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)"),
+    },
+)

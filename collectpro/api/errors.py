@@ -1,0 +1,43 @@
+"""One documented error format for the whole API:
+
+    {"error": {"code": "validation_error", "message": "...",
+               "fields": {"amount": ["Ensure ..."]}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _as_drf(exc: Exception) -> Exception:
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            return exceptions.ValidationError(exc.message_dict)
+        return exceptions.ValidationError({"non_field_errors": exc.messages})
+    if isinstance(exc, PermissionError):
+        return exceptions.PermissionDenied(str(exc) or None)
+    return exc
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = _as_drf(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = getattr(exc, "default_code", "error")
+    body: dict[str, Any] = {"code": code}
+    if isinstance(exc, exceptions.ValidationError):
+        body["message"] = "Some fields are invalid."
+        detail = response.data
+        body["fields"] = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        body["message"] = str(detail)
+    response.data = {"error": body}
+    return response

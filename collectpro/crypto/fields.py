@@ -1,0 +1,162 @@
+"""``EncryptedField``: a model field stored as AES-GCM ciphertext.
+
+* Stored form: ``enc:v1:<subject key id>:<base64(nonce || ciphertext+tag)>``.
+* Associated data binds each value to ``workspace | app.model | field | row pk``,
+  so a ciphertext copied to another row, field or workspace fails to decrypt.
+  The row pk must be known before saving: tenant models use client-generated UUIDs.
+* Values are decrypted lazily, on first attribute access, through a descriptor:
+  loading 10,000 rows to count them decrypts nothing.
+* ``blind_index="email_bidx"`` names a sibling CharField that receives the keyed
+  hash of the normalised value whenever the value is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import models
+
+from collectpro.crypto import keyring
+from collectpro.crypto.blind_index import blind_index
+from collectpro.crypto.keys import NONCE_BYTES
+
+PREFIX = "enc:v1:"
+
+
+class DecryptionError(Exception):
+    """A stored value could not be decrypted (moved, tampered with, or shredded)."""
+
+
+class Ciphertext(str):
+    """A value as it came from the database, not yet decrypted."""
+
+
+def aad_for(instance: models.Model, field_name: str) -> bytes:
+    return f"{instance.workspace_id}|{instance._meta.label_lower}|{field_name}|{instance.pk}".encode()  # type: ignore[attr-defined]
+
+
+def encrypt_value(plaintext: str, *, key_id: str, key: bytes, aad: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), aad)
+    return f"{PREFIX}{key_id}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def parse_ciphertext(value: str) -> tuple[str, bytes]:
+    if not value.startswith(PREFIX):
+        raise DecryptionError("not a CollectPro ciphertext")
+    key_id, _, payload = value[len(PREFIX):].partition(":")
+    return key_id, base64.b64decode(payload)
+
+
+def decrypt_value(value: str, *, workspace_id: int, aad: bytes) -> str:
+    key_id, blob = parse_ciphertext(value)
+    try:
+        key = keyring.subject_key_by_id(workspace_id, key_id)
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad).decode()
+    except InvalidTag as exc:
+        raise DecryptionError("ciphertext does not belong to this row, field or workspace") from exc
+
+
+class _EncryptedDescriptor:
+    def __init__(self, field: EncryptedField):
+        self.field = field
+
+    def __get__(self, instance: models.Model | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname)
+        if isinstance(value, Ciphertext):
+            value = decrypt_value(value, workspace_id=instance.workspace_id, aad=aad_for(instance, self.field.name))  # type: ignore[attr-defined]
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if value is not None and not isinstance(value, Ciphertext):
+            value = str(value)
+        instance.__dict__[self.field.attname] = value
+        if self.field.blind_index and not isinstance(value, Ciphertext) and getattr(instance, "workspace_id", None):
+            setattr(instance, self.field.blind_index, self.field.digest(instance, value))
+
+
+class EncryptedField(models.TextField):
+    """Text encrypted under the subject's data key.
+
+    ``subject``: how to find whose data this is — ``"self"`` (the row is the person)
+    or the attname of a foreign key to the person (``"debtor_id"``).
+    ``subject_type``: the kind of person (``"debtor"``, ``"user"``, ``"workspace"``).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        subject: str = "self",
+        subject_type: str = "debtor",
+        blind_index: str | None = None,
+        blind_index_scope: str | None = None,
+        normaliser: str = "text",
+        **kwargs: Any,
+    ):
+        self.subject = subject
+        self.subject_type = subject_type
+        self.blind_index = blind_index
+        self.blind_index_scope = blind_index_scope
+        self.normaliser = normaliser
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("null", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.update(subject=self.subject, subject_type=self.subject_type, normaliser=self.normaliser)
+        if self.blind_index:
+            kwargs["blind_index"] = self.blind_index
+        if self.blind_index_scope:
+            kwargs["blind_index_scope"] = self.blind_index_scope
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
+        super().contribute_to_class(cls, name, private_only)
+        setattr(cls, self.attname, _EncryptedDescriptor(self))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return None if value is None else Ciphertext(value)
+
+    def subject_of(self, instance: models.Model) -> tuple[str, str]:
+        if self.subject == "self":
+            return self.subject_type, str(instance.pk)
+        if self.subject == "workspace":
+            return "workspace", str(instance.workspace_id)  # type: ignore[attr-defined]
+        return self.subject_type, str(getattr(instance, self.subject))
+
+    def digest(self, instance: models.Model, value: str | None) -> str:
+        scope = self.blind_index_scope or f"{instance._meta.label_lower}.{self.name}"
+        return blind_index(instance.workspace_id, scope, value, self.normaliser)  # type: ignore[attr-defined]
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = model_instance.__dict__.get(self.attname)
+        if value is None or isinstance(value, Ciphertext):
+            if value is None and self.blind_index:
+                setattr(model_instance, self.blind_index, "")
+            return value
+        if self.blind_index:
+            # Also set here (not only on assignment): Model.__init__ may have reset the
+            # sibling to its default after this field was assigned.
+            setattr(model_instance, self.blind_index, self.digest(model_instance, value))
+        return self.encrypt_for(model_instance, value)
+
+    def encrypt_for(self, instance: models.Model, value: str) -> Ciphertext:
+        if instance.pk is None:
+            raise ValueError(f"{instance._meta.label}: encrypted fields need the primary key set before saving")
+        subject_type, subject_id = self.subject_of(instance)
+        key_id, key = keyring.subject_key_for(instance.workspace_id, subject_type, subject_id)  # type: ignore[attr-defined]
+        return Ciphertext(encrypt_value(value, key_id=key_id, key=key, aad=aad_for(instance, self.name)))
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is not None and not isinstance(value, Ciphertext) and not str(value).startswith(PREFIX):
+            # Plain text must never reach the database through this field.
+            raise ValueError("EncryptedField refuses to store plaintext (use the model instance)")
+        return value

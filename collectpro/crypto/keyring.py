@@ -1,0 +1,190 @@
+"""Workspace keys and subject keys: creation, unwrapping (cached), shredding."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from collectpro.crypto.keys import KEY_BYTES, NONCE_BYTES, get_key_provider
+from collectpro.models import SubjectKey, WorkspaceKey
+
+
+class SubjectKeyShredded(Exception):
+    """The person's data key was destroyed (erasure): their encrypted values are gone."""
+
+
+class _TTLCache:
+    """A small LRU with expiry, so a shredded key stops working everywhere within TTL."""
+
+    def __init__(self, size: int = 10_000, ttl: float = 300.0):
+        self._data: OrderedDict[object, tuple[float, object]] = OrderedDict()
+        self._size, self._ttl = size, ttl
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> object | None:
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            if item[0] < time.monotonic():
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return item[1]
+
+    def put(self, key: object, value: object) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic() + self._ttl, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_wk_cache = _TTLCache(size=1_000)
+_sk_cache = _TTLCache()
+_sk_by_subject = _TTLCache()
+
+
+def clear_cache() -> None:
+    _wk_cache.clear()
+    _sk_cache.clear()
+    _sk_by_subject.clear()
+
+
+def _wk_aad(wk: WorkspaceKey) -> bytes:
+    return f"collectpro|wk|{wk.workspace_id}|{wk.pk}".encode()
+
+
+def _sk_aad(sk: SubjectKey) -> bytes:
+    return f"collectpro|sk|{sk.workspace_id}|{sk.subject_type}|{sk.subject_id}|{sk.pk}".encode()
+
+
+def _wrap(kek: bytes, key: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(kek).encrypt(nonce, key, aad)
+
+
+def _unwrap(kek: bytes, blob: bytes, aad: bytes) -> bytes:
+    return AESGCM(kek).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+
+
+def workspace_key_material(wk: WorkspaceKey) -> bytes:
+    cached = _wk_cache.get(wk.pk)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    material = get_key_provider().unwrap(wk.master_key_id, bytes(wk.wrapped_key), _wk_aad(wk))
+    _wk_cache.put(wk.pk, material)
+    return material
+
+
+def workspace_key_create(workspace_id: int) -> WorkspaceKey:
+    provider = get_key_provider()
+    material = os.urandom(KEY_BYTES)
+    wk = WorkspaceKey(workspace_id=workspace_id)
+    master_id, blob = provider.wrap(material, _wk_aad(wk))
+    wk.master_key_id = master_id
+    wk.wrapped_key = blob
+    wk.save(force_insert=True)
+    _wk_cache.put(wk.pk, material)
+    return wk
+
+
+def active_workspace_key(workspace_id: int) -> WorkspaceKey:
+    """The newest workspace key wrapped by the primary master key, created if needed."""
+    primary = get_key_provider().primary_key_id
+    cache_key = ("active", workspace_id, primary)
+    cached = _wk_cache.get(cache_key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    wk = (
+        WorkspaceKey.objects.for_workspace(workspace_id)
+        .filter(master_key_id=primary, retired_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+    if wk is None:
+        with transaction.atomic():
+            wk = workspace_key_create(workspace_id)
+    _wk_cache.put(cache_key, wk)
+    return wk
+
+
+def _sk_material(sk: SubjectKey) -> bytes:
+    if sk.wrapped_key is None or sk.shredded_at is not None:
+        raise SubjectKeyShredded(f"{sk.subject_type} {sk.subject_id}: data key was shredded")
+    wk = WorkspaceKey.objects.for_workspace(sk.workspace_id).get(pk=sk.workspace_key_id)
+    return _unwrap(workspace_key_material(wk), bytes(sk.wrapped_key), _sk_aad(sk))
+
+
+def subject_key_for(workspace_id: int, subject_type: str, subject_id: str) -> tuple[str, bytes]:
+    """(subject key id, key) for a person, created on first use."""
+    cache_key = (workspace_id, subject_type, subject_id)
+    cached = _sk_by_subject.get(cache_key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    qs = SubjectKey.objects.for_workspace(workspace_id)
+    sk = qs.filter(subject_type=subject_type, subject_id=subject_id).first()
+    if sk is None:
+        wk = active_workspace_key(workspace_id)
+        material = os.urandom(KEY_BYTES)
+        sk = SubjectKey(
+            workspace_id=workspace_id, subject_type=subject_type, subject_id=subject_id, workspace_key=wk
+        )
+        sk.wrapped_key = _wrap(workspace_key_material(wk), material, _sk_aad(sk))
+        try:
+            with transaction.atomic():
+                sk.save(force_insert=True)
+        except IntegrityError:  # created concurrently: use the winner's key
+            sk = qs.get(subject_type=subject_type, subject_id=subject_id)
+            material = _sk_material(sk)
+    else:
+        material = _sk_material(sk)
+    result = (str(sk.pk), material)
+    _sk_by_subject.put(cache_key, result)
+    _sk_cache.put(str(sk.pk), material)
+    return result
+
+
+def subject_key_by_id(workspace_id: int, key_id: str) -> bytes:
+    cached = _sk_cache.get(key_id)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    sk = SubjectKey.objects.for_workspace(workspace_id).filter(pk=key_id).first()
+    if sk is None:
+        raise SubjectKeyShredded(f"data key {key_id} does not exist in this workspace")
+    material = _sk_material(sk)
+    _sk_cache.put(key_id, material)
+    return material
+
+
+def subject_key_rewrap(sk: SubjectKey, new_wk: WorkspaceKey) -> None:
+    """Move a subject key under another workspace key. The data key itself (and so
+    every field value) is unchanged, which is why reads work during rotation."""
+    material = _sk_material(sk)
+    old_wk_id = sk.workspace_key_id
+    wrapped = _wrap(workspace_key_material(new_wk), material, _sk_aad(sk))
+    # Conditional update: if another rotator moved it first, this is a no-op.
+    SubjectKey.unscoped.filter(pk=sk.pk, workspace_key_id=old_wk_id).update(
+        workspace_key=new_wk, wrapped_key=wrapped
+    )
+
+
+def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> bool:
+    """Destroy a person's data key. Returns False if they had none."""
+    updated = (
+        SubjectKey.objects.for_workspace(workspace_id)
+        .filter(subject_type=subject_type, subject_id=subject_id, shredded_at__isnull=True)
+        .update(wrapped_key=None, shredded_at=timezone.now())
+    )
+    clear_cache()
+    return bool(updated)

@@ -1,0 +1,120 @@
+"""Base classes for tenant-owned models."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, ClassVar, TypeVar
+
+from django.db import models
+
+from collectpro.tenancy.context import current_workspace_id
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): unguessable like uuid4, but new
+    rows land at the end of B-tree indexes, which keeps big tables fast."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+class TenantQuerySet(models.QuerySet[_M]):
+    pass
+
+
+class TenantManager(models.Manager[_M]):
+    """The default manager of every tenant model: rows of the current workspace only.
+
+    Raises ``WorkspaceNotSet`` when no workspace is in context. Use
+    ``for_workspace(ws)`` to name the workspace explicitly.
+    """
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        return super().get_queryset().filter(workspace_id=current_workspace_id())
+
+    def for_workspace(self, workspace: Any) -> models.QuerySet[_M]:
+        workspace_id = getattr(workspace, "pk", workspace)
+        if workspace_id is None:
+            raise ValueError("for_workspace() needs a saved workspace")
+        return super().get_queryset().filter(workspace_id=workspace_id)
+
+
+class TenantModel(models.Model):
+    """A row owned by one workspace.
+
+    ``objects`` is scoped to the current workspace; ``unscoped`` exists for the
+    operator admin and cross-workspace system jobs, which must say so explicitly.
+    PostgreSQL row-level security is created for every concrete subclass
+    (``collectpro.tenancy.rls``). ``rls_extra_read`` may widen *reads* with one more
+    predicate (e.g. an API key row readable by the hash of the presented key).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+
+    objects: ClassVar[TenantManager[Any]] = TenantManager()
+    unscoped: ClassVar[models.Manager[Any]] = models.Manager()
+
+    rls_extra_read: ClassVar[str] = ""
+
+    class Meta:
+        abstract = True
+
+
+def tenant_models() -> list[type[models.Model]]:
+    from django.apps import apps
+
+    return [
+        m
+        for m in apps.get_models()
+        if issubclass(m, TenantModel) and not m._meta.abstract and m._meta.managed
+    ]
+
+
+class WorkspaceKey(TenantModel):
+    """A workspace's key-encryption key, stored wrapped by a master key."""
+
+    master_key_id = models.CharField(max_length=32)
+    wrapped_key = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "retired_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"workspace key {self.pk} (master {self.master_key_id})"
+
+
+class SubjectKey(TenantModel):
+    """One person's (or the workspace's own) data key, wrapped by a workspace key.
+
+    Deleting ``wrapped_key`` (crypto-shredding) makes every value encrypted under it
+    unreadable at once, including copies in backups."""
+
+    subject_type = models.CharField(max_length=32)
+    subject_id = models.CharField(max_length=64)
+    workspace_key = models.ForeignKey(WorkspaceKey, on_delete=models.PROTECT, related_name="+")
+    wrapped_key = models.BinaryField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    shredded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "subject_type", "subject_id"], name="subject_key_unique_subject"
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "workspace_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type}:{self.subject_id}"

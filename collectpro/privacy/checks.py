@@ -1,0 +1,92 @@
+"""System checks: personal data must be declared; encryption keys must load."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from collectpro.crypto.fields import EncryptedField
+from collectpro.privacy.registry import declaration_for, not_personal_for
+
+PROJECT_APPS = {
+    "accounts", "audit", "debtors", "payments", "consent", "privacy_requests", "retention", "incidents", "collectpro",
+}
+
+# Field names that usually hold personal data. A false positive is silenced with
+# declare_not_personal(Model, field="reason") — an explicit, reviewable statement.
+LOOKS_PERSONAL = re.compile(
+    r"(^|_)(e?mail|phone|mobile|msisdn|full_name|first_name|last_name|surname|name|address|street|postcode|"
+    r"postal|zip|city|birth|dob|national|passport|ssn|tax_id|pan|aadhaar|iban|account_number|bank|"
+    r"ip|ip_address|user_agent|note|notes|body|message|gender|income|salary|signature)($|_)"
+)
+
+
+@checks.register(checks.Tags.models)
+def check_personal_data_declared(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for model in apps.get_models():
+        if model._meta.app_label not in PROJECT_APPS:
+            continue
+        decl = declaration_for(model)
+        declared = set(decl.fields) if decl else set()
+        exempt = not_personal_for(model)
+        concrete = {f.name: f for f in model._meta.concrete_fields}
+        for name in declared - set(concrete):
+            errors.append(checks.Error(
+                f"{model._meta.label}: the personal-data registry declares '{name}', which is not a field.",
+                obj=model, id="collectpro.E002",
+            ))
+        for name, f in concrete.items():
+            if name in declared or name in exempt or f.is_relation or name.endswith("_bidx"):
+                continue
+            if isinstance(f, EncryptedField) or LOOKS_PERSONAL.search(name):
+                errors.append(checks.Error(
+                    f"{model._meta.label}.{name} looks like personal data but has no declaration "
+                    f"in the personal-data registry.",
+                    hint="Add it to the model's @personal_data(fields=…) or, if it is not personal, "
+                    "declare_not_personal(Model, field='why').",
+                    obj=model, id="collectpro.E001",
+                ))
+        if decl:
+            for name, pd in decl.fields.items():
+                f = concrete.get(name)
+                if pd.sensitive and f is not None and not isinstance(f, EncryptedField):
+                    errors.append(checks.Error(
+                        f"{model._meta.label}.{name} is declared sensitive but is not an EncryptedField.",
+                        obj=model, id="collectpro.E003",
+                    ))
+        order = list(concrete)
+        for name, f in concrete.items():
+            if isinstance(f, EncryptedField) and f.blind_index:
+                if f.blind_index not in concrete:
+                    errors.append(checks.Error(
+                        f"{model._meta.label}.{name}: blind index field '{f.blind_index}' does not exist.",
+                        obj=model, id="collectpro.E004",
+                    ))
+                elif order.index(f.blind_index) < order.index(name):
+                    errors.append(checks.Error(
+                        f"{model._meta.label}.{name}: declare '{f.blind_index}' after the encrypted field.",
+                        obj=model, id="collectpro.E005",
+                    ))
+    return errors
+
+
+@checks.register()
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from collectpro.crypto.keys import parse_key_list, parse_single_key
+
+    errors: list[checks.CheckMessage] = []
+    try:
+        parse_key_list(settings.FIELD_ENCRYPTION_KEYS)
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="collectpro.E010"))
+    try:
+        parse_single_key(settings.BLIND_INDEX_KEY, variable="BLIND_INDEX_KEY")
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="collectpro.E011"))
+    return errors

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+
+from collectpro.context import update_request_info
+from collectpro.tenancy.context import db_scope, workspace_context
+
+WORKSPACE_KWARG = "workspace_slug"
+
+
+def _bearer_secret(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return secret.strip()
+
+
+def _user_has_mfa(user: object) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user).exists()
+
+
+class TenancyMiddleware:
+    """Decide the tenant of each request and run the rest of it inside that tenant.
+
+    * ``/w/<slug>/…`` (browser): the workspace comes from the URL; the user must be
+      a member, else 404 (never 403, which would confirm the workspace exists).
+      If the workspace requires MFA and the user has none, they are sent to set it up.
+    * ``Authorization: Bearer <key>`` (API): the workspace comes from the key.
+    * anything else: no workspace; on PostgreSQL the transaction still carries the
+      user id so the user can list their own memberships.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from accounts.selectors import api_key_by_secret
+        from accounts.services import sha256_hex
+
+        user = getattr(request, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+        if user_id is not None:
+            update_request_info(actor_user_id=user_id)
+        request.workspace = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        request.api_key = None  # type: ignore[attr-defined]
+
+        secret = _bearer_secret(request) if request.path.startswith("/api/") else None
+        if secret is not None:
+            with db_scope(api_key_hash=sha256_hex(secret)):
+                api_key = api_key_by_secret(secret=secret)
+            if api_key is None:
+                # DRF's authentication answers 401 in its documented error format.
+                return self.get_response(request)
+            request.api_key = api_key  # type: ignore[attr-defined]
+            request.workspace = api_key.workspace  # type: ignore[attr-defined]
+            update_request_info(actor_api_key_id=str(api_key.pk), source="api")
+            with workspace_context(api_key.workspace):
+                return self.get_response(request)
+
+        if request.path.startswith("/admin/") and user_id is not None and request.user.is_staff:
+            return self._admin_request(request, user_id)
+        slug = self._workspace_slug(request)
+        if slug is None:
+            with db_scope(user_id=user_id):
+                return self.get_response(request)
+        return self._workspace_request(request, slug, user_id)
+
+    def _admin_request(self, request: HttpRequest, user_id: int) -> HttpResponse:
+        from accounts.models import Workspace
+
+        ws_id = request.session.get("admin_workspace_id")
+        workspace = Workspace.objects.filter(pk=ws_id).first() if ws_id else None
+        if workspace is None:
+            with db_scope(user_id=user_id):
+                return self.get_response(request)
+        with workspace_context(workspace, user_id=user_id):
+            return self.get_response(request)
+
+    def _workspace_slug(self, request: HttpRequest) -> str | None:
+        if not request.path.startswith("/w/"):
+            return None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        return match.kwargs.get(WORKSPACE_KWARG)
+
+    def _workspace_request(self, request: HttpRequest, slug: str, user_id: int | None) -> HttpResponse:
+        from accounts.selectors import membership_for, workspace_get_by_slug
+
+        if user_id is None:
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        workspace = workspace_get_by_slug(slug=slug)
+        with workspace_context(workspace, user_id=user_id):
+            membership = membership_for(workspace=workspace, user=request.user)
+            if membership is None:
+                raise Http404("No such workspace")
+            request.workspace = workspace  # type: ignore[attr-defined]
+            request.membership = membership  # type: ignore[attr-defined]
+            if workspace.require_mfa and not _user_has_mfa(request.user):
+                return redirect(reverse("mfa_required", args=[workspace.slug]))
+            return self.get_response(request)

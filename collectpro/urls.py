@@ -1,0 +1,59 @@
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import views as account_views
+from audit import views as audit_views
+from collectpro import privacy_views
+from collectpro.api.views import WorkspaceApi
+from debtors import api as debtors_api
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+# Everything under /w/<workspace_slug>/ is one workspace's UI. The tenancy middleware
+# resolves the workspace and membership before these views run.
+workspace_patterns = [
+    path("", account_views.dashboard, name="dashboard"),
+    path("members/", account_views.members, name="members"),
+    path("members/<uuid:member_id>/role/", account_views.member_role, name="member_role"),
+    path("members/<uuid:member_id>/remove/", account_views.member_remove, name="member_remove"),
+    path("invitations/<uuid:invitation_id>/revoke/", account_views.invitation_revoke, name="invitation_revoke"),
+    path("api-keys/", account_views.api_keys, name="api_keys"),
+    path("api-keys/<uuid:api_key_id>/revoke/", account_views.api_key_revoke, name="api_key_revoke"),
+    path("settings/", account_views.workspace_settings, name="workspace_settings"),
+    path("audit/", audit_views.audit_log, name="audit_log"),
+    path("audit/export.csv", audit_views.audit_export, name="audit_export"),
+    path("privacy/processing/", privacy_views.record_of_processing, name="record_of_processing"),
+]
+
+api_patterns = [
+    path("workspace/", WorkspaceApi.as_view(), name="api_workspace"),
+    path("clients/", debtors_api.ClientListCreateApi.as_view(), name="api_clients"),
+    path("clients/<uuid:id>/", debtors_api.ClientDetailApi.as_view(), name="api_client_detail"),
+]
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz/", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("account/security/", account_views.security, name="security"),
+    path("mfa-required/<slug:slug>/", account_views.mfa_required, name="mfa_required"),
+    path("invitations/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
+    path("w/<slug:workspace_slug>/", include(workspace_patterns)),
+    path("api/v1/", include(api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[], permission_classes=[]),
+        name="api_docs",
+    ),
+]
