@@ -1,4 +1,13 @@
-from collectpro.privacy.registry import declare_not_personal
-from debtors.models import Client
+"""Most declarations live next to each model in debtors/models.py (@personal_data);
+these say which personal-looking names are not personal data."""
 
-declare_not_personal(Client, name="the creditor's business name")
+from collectpro.privacy.registry import declare_not_personal
+from debtors.models import Document, PlacementImport
+
+declare_not_personal(Document, storage_name="a random file name on disk")
+declare_not_personal(
+    PlacementImport,
+    file_name="the uploaded placement file's name",
+    storage_name="a random file name on disk",
+    rejects_storage_name="a random file name on disk",
+)

@@ -1,10 +1,17 @@
+"""Reads for the debtors app. Every function takes the workspace (and, for client
+users and client-scoped keys, the client) and never fails open."""
+
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import date
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
 from accounts.models import Workspace
-from debtors.models import Client
+from collectpro.crypto.blind_index import blind_index
+from debtors.models import Client, Debt, DebtEvent, Debtor, EntryKind, LedgerEntry
 
 
 def clients_list(*, workspace: Workspace, client_scope: Client | None = None) -> QuerySet[Client]:
@@ -23,3 +30,116 @@ def client_get(*, workspace: Workspace, client_id: object, client_scope: Client 
 
 def client_get_by_reference(*, workspace: Workspace, reference: str) -> Client | None:
     return Client.objects.for_workspace(workspace).filter(reference=reference).first()
+
+
+# --- Debtors ---------------------------------------------------------------
+
+
+def debtors_list(*, workspace: Workspace, client_scope: Client | None = None) -> QuerySet[Debtor]:
+    qs = Debtor.objects.for_workspace(workspace)
+    if client_scope is not None:
+        qs = qs.filter(debts__client=client_scope).distinct()
+    return qs
+
+
+def debtor_get(*, workspace: Workspace, debtor_id: object, client_scope: Client | None = None) -> Debtor:
+    debtor = debtors_list(workspace=workspace, client_scope=client_scope).filter(pk=debtor_id).first()
+    if debtor is None:
+        raise Http404("No such debtor")
+    return debtor
+
+
+def debtor_by_external_ref(*, workspace: Workspace, external_ref: str) -> Debtor | None:
+    if not external_ref:
+        return None
+    return Debtor.objects.for_workspace(workspace).filter(external_ref=external_ref).first()
+
+
+def exact_search_filter(workspace: Workspace, query: str, *, prefix: str = "") -> Q:
+    """One box, exact matches: email, phone, national id, name (whole, normalised),
+    external reference or debt reference. Encrypted fields are matched through their
+    blind indexes, so nothing is decrypted or scanned."""
+    ws = workspace.pk
+    query = query.strip()
+    q = (
+        Q(**{f"{prefix}email_bidx": blind_index(ws, "email", query, "email")})
+        | Q(**{f"{prefix}national_id_bidx": blind_index(ws, "national_id", query, "identifier")})
+        | Q(**{f"{prefix}full_name_bidx": blind_index(ws, "debtors.debtor.full_name", query, "text")})
+        | Q(**{f"{prefix}external_ref": query})
+    )
+    phone = blind_index(ws, "phone", query, "phone")
+    if phone:
+        q |= Q(**{f"{prefix}phone_bidx": phone})
+    return q
+
+
+# --- Debts -----------------------------------------------------------------
+
+
+def debts_list(
+    *,
+    workspace: Workspace,
+    client_scope: Client | None = None,
+    status: str | None = None,
+    client_id: object = None,
+    agent_id: object = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    search: str | None = None,
+) -> QuerySet[Debt]:
+    qs = Debt.objects.for_workspace(workspace).select_related("client", "debtor", "assigned_agent")
+    if client_scope is not None:
+        qs = qs.filter(client=client_scope)
+    if status:
+        qs = qs.filter(status=status)
+    if client_id:
+        qs = qs.filter(client_id=client_id)
+    if agent_id:
+        qs = qs.filter(assigned_agent_id=agent_id)
+    if due_from:
+        qs = qs.filter(due_date__gte=due_from)
+    if due_to:
+        qs = qs.filter(due_date__lte=due_to)
+    if search:
+        qs = qs.filter(exact_search_filter(workspace, search, prefix="debtor__") | Q(reference=search.strip()))
+    return qs
+
+
+def debt_get(*, workspace: Workspace, debt_id: object, client_scope: Client | None = None, lock: bool = False) -> Debt:
+    qs = Debt.objects.for_workspace(workspace).select_related("client", "debtor")
+    if client_scope is not None:
+        qs = qs.filter(client=client_scope)
+    debt = qs.filter(pk=debt_id).first()
+    if debt is None:
+        raise Http404("No such debt")
+    return debt
+
+
+def ledger_for_debt(*, debt: Debt) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.for_workspace(debt.workspace_id).filter(debt=debt).order_by("posted_at", "id")
+
+
+def balance_breakdown(*, debt: Debt) -> dict[str, int]:
+    """What the balance is made of, from the ledger (one aggregate query)."""
+    rows = (
+        LedgerEntry.objects.for_workspace(debt.workspace_id)
+        .filter(debt=debt)
+        .values("kind")
+        .annotate(total=Sum("amount_minor"))
+    )
+    by_kind: dict[str, int] = {r["kind"]: r["total"] for r in rows}
+    out = {kind: by_kind.get(kind, 0) for kind in EntryKind.values}
+    out["balance"] = sum(by_kind.values())
+    return out
+
+
+def timeline_for_debt(*, debt: Debt, limit: int = 200) -> QuerySet[DebtEvent]:
+    return DebtEvent.objects.for_workspace(debt.workspace_id).filter(debt=debt).select_related("actor").order_by("-created_at")[:limit]
+
+
+def related_get(model: Any, *, debt: Debt, object_id: object) -> Any:
+    """A note, document, plan, dispute… of this debt — 404 if it belongs elsewhere."""
+    obj = model.objects.for_workspace(debt.workspace_id).filter(debt=debt, pk=object_id).first()
+    if obj is None:
+        raise Http404("Not found")
+    return obj

@@ -299,3 +299,12 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    "collections-upkeep": {
+        "task": "debtors.tasks.collections_upkeep_all",
+        "schedule": crontab(minute=15, hour="*"),  # hourly; each step is idempotent
+    },
+}

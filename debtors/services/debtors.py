@@ -1,0 +1,157 @@
+"""Debtor identity: validation and normalisation happen here, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.jurisdictions import profile_for
+from accounts.models import Workspace
+from audit.services import audit_record
+from collectpro.crypto.blind_index import normalise_phone
+from debtors.models import Debtor, DebtorKind
+
+ADULT_AGE = 18
+
+# The default phone region for numbers written without +country code.
+REGION_FOR_JURISDICTION = {"IN": "IN", "US": "US", "ZA": "ZA", "UK": "GB", "EU": "DE"}
+
+
+@dataclass
+class DebtorInput:
+    full_name: str
+    email: str = ""
+    phone: str = ""
+    address: str = ""
+    date_of_birth: date | None = None
+    national_id: str = ""
+    external_ref: str = ""
+    preferred_language: str = ""
+    timezone: str = ""
+    kind: str = DebtorKind.PERSON
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def clean_debtor_input(workspace: Workspace, data: DebtorInput, *, today: date | None = None) -> DebtorInput:
+    """Normalise (E.164 phones, lower-case emails, trimmed text) or raise a
+    ValidationError naming each bad field."""
+    errors: dict[str, str] = {}
+    data.full_name = " ".join((data.full_name or "").split())
+    if not data.full_name:
+        errors["full_name"] = "A name is required."
+    data.email = (data.email or "").strip().lower()
+    if data.email:
+        try:
+            validate_email(data.email)
+        except ValidationError:
+            errors["email"] = "Enter a valid email address."
+    data.phone = (data.phone or "").strip()
+    if data.phone:
+        try:
+            data.phone = normalise_phone(data.phone, REGION_FOR_JURISDICTION.get(workspace.jurisdiction))
+        except ValueError:
+            errors["phone"] = "Enter a valid phone number (with country code, e.g. +91 98123 45678)."
+    today = today or timezone.localdate()
+    if data.date_of_birth and data.date_of_birth > today:
+        errors["date_of_birth"] = "The date of birth is in the future."
+    if data.kind not in DebtorKind.values:
+        errors["kind"] = "Use person or business."
+    data.national_id = (data.national_id or "").strip()
+    data.external_ref = (data.external_ref or "").strip()[:64]
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Any = None, today: date | None = None) -> Debtor:
+    """Create a debtor. A person under 18 on entry is flagged ``is_minor`` and held
+    out of collection until someone reviews it."""
+    data = clean_debtor_input(workspace, data, today=today)
+    today = today or timezone.localdate()
+    is_minor = bool(
+        data.kind == DebtorKind.PERSON and data.date_of_birth and age_on(data.date_of_birth, today) < ADULT_AGE
+    )
+    debtor = Debtor(
+        workspace=workspace,
+        kind=data.kind,
+        full_name=data.full_name,
+        email=data.email or None,
+        phone=data.phone or None,
+        address=data.address or None,
+        date_of_birth=data.date_of_birth.isoformat() if data.date_of_birth else None,
+        national_id=data.national_id or None,
+        external_ref=data.external_ref,
+        preferred_language=data.preferred_language[:8],
+        timezone=data.timezone or profile_for(workspace.jurisdiction).default_timezone,
+        is_minor=is_minor,
+    )
+    with transaction.atomic():
+        debtor.save(force_insert=True)
+        audit_record(
+            action="debtor.created", workspace=workspace, obj=debtor,
+            actor_user_id=getattr(actor, "pk", None), metadata={"is_minor": is_minor},
+        )
+    return debtor
+
+
+UPDATABLE = ("full_name", "email", "phone", "address", "national_id", "preferred_language", "timezone", "external_ref")
+
+
+def debtor_update(*, debtor: Debtor, actor: Any = None, **changes: Any) -> Debtor:
+    unknown = set(changes) - set(UPDATABLE) - {"date_of_birth"}
+    if unknown:
+        raise ValidationError({k: "This field cannot be changed here." for k in unknown})
+    current = DebtorInput(
+        full_name=changes.get("full_name", debtor.full_name),
+        email=changes.get("email", debtor.email or ""),
+        phone=changes.get("phone", debtor.phone or ""),
+        address=changes.get("address", debtor.address or ""),
+        national_id=changes.get("national_id", debtor.national_id or ""),
+        external_ref=changes.get("external_ref", debtor.external_ref),
+        preferred_language=changes.get("preferred_language", debtor.preferred_language),
+        timezone=changes.get("timezone", debtor.timezone),
+        date_of_birth=changes.get("date_of_birth"),
+        kind=debtor.kind,
+    )
+    data = clean_debtor_input(debtor.workspace, current)
+    changed = []
+    for name in changes:
+        value = getattr(data, name)
+        if name == "date_of_birth":
+            value = value.isoformat() if value else None
+        elif name in ("email", "phone", "address", "national_id"):
+            value = value or None
+        if getattr(debtor, name) != value:
+            setattr(debtor, name, value)
+            changed.append(name)
+    if not changed:
+        return debtor
+    with transaction.atomic():
+        debtor.save()
+        audit_record(
+            action="debtor.updated", workspace=debtor.workspace_id, obj=debtor,
+            actor_user_id=getattr(actor, "pk", None), metadata={"fields": sorted(changed)},
+        )
+    return debtor
+
+
+def debtor_review_minor(*, debtor: Debtor, actor: Any, confirmed_adult: bool) -> Debtor:
+    """A reviewer clears (or keeps) the under-18 hold."""
+    with transaction.atomic():
+        debtor.minor_reviewed_at = timezone.now()
+        debtor.is_minor = not confirmed_adult
+        debtor.save(update_fields=["minor_reviewed_at", "is_minor"])
+        audit_record(
+            action="debtor.minor_reviewed", workspace=debtor.workspace_id, obj=debtor,
+            actor_user_id=getattr(actor, "pk", None), metadata={"confirmed_adult": confirmed_adult},
+        )
+    return debtor

@@ -1,0 +1,132 @@
+"""Payment plans with installments; missed installments are detected daily."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from debtors.models import Debt, DebtStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
+from debtors.services.ledger import _lock, _set_status, debt_event
+
+FREQUENCIES = {"weekly": 7, "biweekly": 14, "monthly": None}
+MAX_INSTALLMENTS = 120
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    # Clamp to the month's last day (31 Jan + 1 month = 28/29 Feb).
+    for d in (day.day, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def plan_schedule(*, total_minor: int, count: int, frequency: str, first_due: date) -> list[tuple[date, int]]:
+    """Split ``total`` into ``count`` installments; the remainder goes to the last one
+    so the schedule sums exactly to the total."""
+    if frequency not in FREQUENCIES:
+        raise ValidationError({"frequency": "Use weekly, biweekly or monthly."})
+    if not 1 <= count <= MAX_INSTALLMENTS:
+        raise ValidationError({"installments": f"Between 1 and {MAX_INSTALLMENTS} installments."})
+    if total_minor <= 0:
+        raise ValidationError({"total": "The plan total must be positive."})
+    base, remainder = divmod(total_minor, count)
+    if base == 0:
+        raise ValidationError({"installments": "Too many installments for this amount."})
+    step = FREQUENCIES[frequency]
+    out = []
+    for i in range(count):
+        due = first_due + timedelta(days=step * i) if step else _add_months(first_due, i)
+        out.append((due, base + (remainder if i == count - 1 else 0)))
+    return out
+
+
+def plan_create(
+    *, debt: Debt, total_minor: int, count: int, frequency: str, first_due: date, actor: Any = None
+) -> PaymentPlan:
+    """One active plan per debt; the debt moves to 'payment plan'."""
+    schedule = plan_schedule(total_minor=total_minor, count=count, frequency=frequency, first_due=first_due)
+    if first_due < timezone.localdate():
+        raise ValidationError({"first_due": "The first installment cannot be in the past."})
+    with transaction.atomic():
+        debt = _lock(debt)
+        if total_minor > debt.balance_minor:
+            raise ValidationError({"total": "The plan total exceeds the balance."})
+        if PaymentPlan.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PlanStatus.ACTIVE).exists():
+            raise ValidationError({"plan": "This debt already has an active plan."})
+        plan = PaymentPlan.objects.for_workspace(debt.workspace_id).create(
+            workspace_id=debt.workspace_id, debt=debt, total_minor=total_minor, frequency=frequency,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        Installment.objects.for_workspace(debt.workspace_id).bulk_create(
+            [
+                Installment(workspace_id=debt.workspace_id, plan=plan, seq=i + 1, due_on=due, amount_minor=amount)
+                for i, (due, amount) in enumerate(schedule)
+            ]
+        )
+        if debt.status != DebtStatus.PAYMENT_PLAN:
+            _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan agreed")
+        debt_event(debt, "plan_created", f"Payment plan: {count} × {frequency}", amount_minor=total_minor, obj=plan, actor=actor)
+        audit_record(action="plan.created", workspace=debt.workspace_id, obj=plan, actor_user_id=getattr(actor, "pk", None))
+    return plan
+
+
+def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
+    """Apply a payment to the active plan's oldest unpaid installments."""
+    plan = PaymentPlan.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PlanStatus.ACTIVE).first()
+    if plan is None:
+        return
+    remaining = amount_minor
+    for inst in Installment.objects.for_workspace(debt.workspace_id).filter(plan=plan).exclude(status=InstallmentStatus.PAID).order_by("seq"):
+        if remaining <= 0:
+            break
+        take = min(remaining, inst.amount_minor - inst.paid_minor)
+        inst.paid_minor += take
+        remaining -= take
+        if inst.paid_minor >= inst.amount_minor:
+            inst.status = InstallmentStatus.PAID
+        inst.save(update_fields=["paid_minor", "status"])
+    if not Installment.objects.for_workspace(debt.workspace_id).filter(plan=plan).exclude(status=InstallmentStatus.PAID).exists():
+        plan.status = PlanStatus.COMPLETED
+        plan.save(update_fields=["status"])
+        debt_event(debt, "plan_completed", "Payment plan completed", obj=plan)
+
+
+def installments_mark_missed(*, workspace_id: int, today: date | None = None, grace_days: int = 0) -> int:
+    """Mark installments past due (plus grace) and unpaid as missed; the plan is
+    broken and the debt goes back to active. Safe to run twice: it only touches
+    pending installments (conditional update)."""
+    today = today or timezone.localdate()
+    cutoff = today - timedelta(days=grace_days)
+    missed = 0
+    overdue = (
+        Installment.objects.for_workspace(workspace_id)
+        .filter(status=InstallmentStatus.PENDING, due_on__lt=cutoff, plan__status=PlanStatus.ACTIVE)
+        .select_related("plan", "plan__debt")
+        .order_by("plan_id", "seq")
+    )
+    for inst in overdue:
+        with transaction.atomic():
+            claimed = Installment.objects.for_workspace(workspace_id).filter(pk=inst.pk, status=InstallmentStatus.PENDING).update(
+                status=InstallmentStatus.MISSED
+            )
+            if not claimed:
+                continue
+            missed += 1
+            plan = inst.plan
+            debt = _lock(plan.debt)
+            if PaymentPlan.objects.for_workspace(workspace_id).filter(pk=plan.pk, status=PlanStatus.ACTIVE).update(status=PlanStatus.BROKEN):
+                debt_event(debt, "installment_missed", f"Installment {inst.seq} due {inst.due_on} missed; plan broken", amount_minor=inst.amount_minor - inst.paid_minor, obj=plan)
+                audit_record(action="plan.broken", workspace=workspace_id, obj=plan, metadata={"installment": inst.seq})
+                if debt.status == DebtStatus.PAYMENT_PLAN:
+                    _set_status(debt, DebtStatus.ACTIVE, reason="plan broken")
+    return missed

@@ -1,0 +1,43 @@
+"""Celery tasks for the debtors app. Tasks take ids, set the workspace, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.models import Workspace
+from collectpro.context import request_info
+from collectpro.tenancy import workspace_context
+
+
+@shared_task
+def collections_upkeep_all() -> int:
+    """Beat entry point: fan out one upkeep task per workspace."""
+    ids = list(Workspace.objects.values_list("pk", flat=True))
+    for workspace_id in ids:
+        collections_upkeep.delay(workspace_id)
+    return len(ids)
+
+
+@shared_task
+def collections_upkeep(workspace_id: int) -> dict[str, int]:
+    """Missed installments, promises due, expired offers — each idempotent."""
+    from debtors.services.offers import offers_expire
+    from debtors.services.plans import installments_mark_missed
+    from debtors.services.promises import promises_evaluate
+
+    workspace = Workspace.objects.get(pk=workspace_id)
+    with request_info(source="task"), workspace_context(workspace):
+        missed = installments_mark_missed(workspace_id=workspace_id)
+        promises = promises_evaluate(workspace_id=workspace_id)
+        expired = offers_expire(workspace_id=workspace_id)
+    return {"installments_missed": missed, **{f"promises_{k}": v for k, v in promises.items()}, "offers_expired": expired}
+
+
+@shared_task(bind=True, acks_late=True)
+def placement_import_run(self: object, workspace_id: int, import_id: str) -> str:
+    from debtors.imports import placement_import_execute
+
+    workspace = Workspace.objects.get(pk=workspace_id)
+    with request_info(source="task"):
+        job = placement_import_execute(workspace=workspace, import_id=import_id)
+    return str(job.status)
