@@ -68,8 +68,10 @@ def api_key_get(*, workspace: Workspace, api_key_id: object) -> ApiKey:
 def api_key_by_secret(*, secret: str) -> ApiKey | None:
     """Find an active key by the secret presented. Runs before any workspace is
     known; under RLS the row is readable only through ``app.api_key_hash``."""
+    # Not select_related("client"): under RLS the client row is invisible until the
+    # workspace is set, and a NULL join would silently widen a client-scoped key.
     return (
-        ApiKey.unscoped.select_related("workspace", "client")
+        ApiKey.unscoped.select_related("workspace")
         .filter(key_hash=sha256_hex(secret), revoked_at__isnull=True)
         .first()
     )

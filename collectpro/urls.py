@@ -7,7 +7,6 @@ from accounts import views as account_views
 from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
-from debtors import api as debtors_api
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -36,8 +35,7 @@ workspace_patterns = [
 
 api_patterns = [
     path("workspace/", WorkspaceApi.as_view(), name="api_workspace"),
-    path("clients/", debtors_api.ClientListCreateApi.as_view(), name="api_clients"),
-    path("clients/<uuid:id>/", debtors_api.ClientDetailApi.as_view(), name="api_client_detail"),
+    path("", include("debtors.api.urls")),
 ]
 
 urlpatterns = [

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -30,7 +29,18 @@ class WorkspaceApiMixin:
 
     @property
     def client_scope(self) -> Any:
-        return self.api_key.client
+        """The key's client, or None for a whole-workspace key. Fails closed: a
+        client-scoped key whose client cannot be read gets no access at all."""
+        if self.api_key.client_id is None:
+            return None
+        if not hasattr(self, "_client_scope"):
+            from debtors.models import Client
+
+            client = Client.objects.for_workspace(self.workspace).filter(pk=self.api_key.client_id).first()
+            if client is None:
+                raise PermissionDenied("This key's client no longer exists.")
+            self._client_scope = client
+        return self._client_scope
 
     def forbid_client_scoped(self) -> None:
         if self.api_key.client_id is not None:
@@ -61,4 +71,3 @@ class WorkspaceApi(WorkspaceApiMixin, APIView):
         return Response(WorkspaceOutput(data).data)
 
 
-__all__ = ["ValidationError", "WorkspaceApi", "WorkspaceApiMixin"]

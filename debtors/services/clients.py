@@ -25,3 +25,15 @@ def client_create(
         client.save(force_insert=True)
         audit_record(action="client.created", workspace=workspace, obj=client)
     return client
+
+
+DIRECT_REFERENCE = "DIRECT"
+
+
+def client_default(*, workspace: Workspace) -> Client:
+    """The workspace's own portfolio, used when a debt is placed without a client
+    (a creditor collecting its own debts)."""
+    client = Client.objects.for_workspace(workspace).filter(reference=DIRECT_REFERENCE).first()
+    if client is None:
+        client = client_create(workspace=workspace, name=f"{workspace.name} (direct)", reference=DIRECT_REFERENCE)
+    return client

@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from collectpro.api.views import WorkspaceApiMixin
-from debtors import selectors, services
+from debtors import selectors
+from debtors.services import clients as services
 from debtors.models import Client
 
 
