@@ -6,7 +6,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import personal_data  # noqa: F401  (registry declarations)
-        from accounts import signals
+        from accounts import (
+            personal_data,  # noqa: F401  (registry declarations)
+            signals,
+        )
 
         signals.connect()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -16,7 +16,7 @@ class InviteForm(forms.Form):
     def __init__(self, *args: Any, granter_role: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
         allowed = GRANTABLE_BY.get(granter_role, frozenset())
-        self.fields["role"].choices = [(v, label) for v, label in Role.choices if v in allowed]
+        cast(forms.ChoiceField, self.fields["role"]).choices = [(v, label) for v, label in Role.choices if v in allowed]
 
 
 class RoleForm(forms.Form):
@@ -29,7 +29,7 @@ class ApiKeyForm(forms.Form):
 
     def __init__(self, *args: Any, clients: Any = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["client"].choices = [("", "— whole workspace —")] + [(str(c.pk), str(c)) for c in clients]
+        cast(forms.ChoiceField, self.fields["client"]).choices = [("", "— whole workspace —")] + [(str(c.pk), str(c)) for c in clients]
 
 
 class WorkspaceSettingsForm(forms.Form):

@@ -9,8 +9,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from accounts.models import ApiKey, Invitation, User, Workspace
 from collectpro.privacy.registry import (
     ACCOUNT_LIFETIME,
-    SECURITY_LOGS,
     PD,
+    SECURITY_LOGS,
     Basis,
     Category,
     Erasure,

@@ -10,10 +10,16 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import ApiKeyForm, InviteForm, RoleForm, WorkspaceSettingsForm
-from accounts.models import Membership, Workspace
+from accounts.models import Membership, User, Workspace
 from accounts.roles import PERMISSIONS, ROLE_PERMISSIONS, Role, can
 from collectpro.tenancy.decorators import workspace_view
 from debtors.selectors import client_get, clients_list
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (views here are behind login or workspace membership)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -22,7 +28,7 @@ def _errors(exc: ValidationError) -> list[str]:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = list(selectors.memberships_for_user(user=request.user))
+    memberships = list(selectors.memberships_for_user(user=_user(request)))
     if len(memberships) == 1:
         return redirect("dashboard", workspace_slug=memberships[0].workspace.slug)
     return render(request, "accounts/home.html", {"memberships": memberships})
@@ -109,7 +115,7 @@ def api_keys(request: HttpRequest, workspace: Workspace, membership: Membership)
         if form.cleaned_data["client"]:
             client = client_get(workspace=workspace, client_id=form.cleaned_data["client"])
         issued = services.api_key_create(
-            workspace=workspace, name=form.cleaned_data["name"], created_by=request.user, client=client
+            workspace=workspace, name=form.cleaned_data["name"], created_by=_user(request), client=client
         )
         new_secret = issued.secret
         form = ApiKeyForm(clients=clients)
@@ -127,7 +133,7 @@ def api_keys(request: HttpRequest, workspace: Workspace, membership: Membership)
 @workspace_view("api_keys.manage")
 def api_key_revoke(request: HttpRequest, workspace: Workspace, membership: Membership, api_key_id: str) -> HttpResponse:
     key = selectors.api_key_get(workspace=workspace, api_key_id=api_key_id)
-    services.api_key_revoke(api_key=key, actor=request.user)
+    services.api_key_revoke(api_key=key, actor=_user(request))
     messages.success(request, f"Key “{key.name}” revoked. Requests using it now get 401.")
     return redirect("api_keys", workspace_slug=workspace.slug)
 
@@ -139,7 +145,7 @@ def workspace_settings(request: HttpRequest, workspace: Workspace, membership: M
     if request.method == "POST" and form.is_valid():
         try:
             services.workspace_update_settings(
-                workspace=workspace, actor=request.user,
+                workspace=workspace, actor=_user(request),
                 **{f: form.cleaned_data[f] for f in services.WORKSPACE_SETTINGS_FIELDS},
             )
         except ValidationError as exc:

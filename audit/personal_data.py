@@ -1,5 +1,5 @@
 from audit.models import AuditEvent
-from collectpro.privacy.registry import SECURITY_LOGS, PD, Basis, Category, Erasure, declare
+from collectpro.privacy.registry import PD, SECURITY_LOGS, Basis, Category, Erasure, declare
 
 declare(
     AuditEvent, subject_type="user", subject="actor_user_id", purpose="Security and accountability (audit trail)",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import datetime, time
+from typing import cast
 
 from django import forms
 from django.core.paginator import Paginator
@@ -22,13 +23,13 @@ from collectpro.tenancy.decorators import workspace_view
 class AuditFilterForm(forms.Form):
     actor = forms.ChoiceField(required=False)
     action = forms.ChoiceField(required=False, choices=[("", "Any action")] + [(a, a) for a in actions.ALL])
-    object = forms.CharField(required=False, max_length=64, label="Object id")
+    object_id = forms.CharField(required=False, max_length=64, label="Object id")
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: object, members: QuerySet[Membership], **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["actor"].choices = [("", "Anyone")] + [(str(m.user_id), m.user.email) for m in members]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", "Anyone")] + [(str(m.user_id), m.user.email) for m in members]
 
 
 def _filtered(workspace: Workspace, form: AuditFilterForm) -> QuerySet[AuditEvent]:
@@ -40,8 +41,8 @@ def _filtered(workspace: Workspace, form: AuditFilterForm) -> QuerySet[AuditEven
         qs = qs.filter(actor_user_id=int(data["actor"]))
     if data["action"]:
         qs = qs.filter(action=data["action"])
-    if data["object"]:
-        qs = qs.filter(object_id=data["object"])
+    if data["object_id"]:
+        qs = qs.filter(object_id=data["object_id"])
     tz = timezone.get_current_timezone()
     if data["since"]:
         qs = qs.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=tz))

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
@@ -19,7 +19,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 # Everything under /w/<workspace_slug>/ is one workspace's UI. The tenancy middleware
 # resolves the workspace and membership before these views run.
-workspace_patterns = [
+workspace_patterns: list[URLPattern | URLResolver] = [
     path("", account_views.dashboard, name="dashboard"),
     path("members/", account_views.members, name="members"),
     path("members/<uuid:member_id>/role/", account_views.member_role, name="member_role"),
@@ -33,7 +33,7 @@ workspace_patterns = [
     path("privacy/processing/", privacy_views.record_of_processing, name="record_of_processing"),
 ]
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("workspace/", WorkspaceApi.as_view(), name="api_workspace"),
     path("", include("debtors.api.urls")),
 ]

@@ -6,7 +6,15 @@ from django.utils import timezone as dj_timezone
 
 from collectpro.crypto.fields import EncryptedField
 from collectpro.models import TenantModel
-from collectpro.privacy.registry import COLLECTION_RECORDS, FINANCIAL_RECORDS, PD, Basis, Category, Erasure, personal_data
+from collectpro.privacy.registry import (
+    COLLECTION_RECORDS,
+    FINANCIAL_RECORDS,
+    PD,
+    Basis,
+    Category,
+    Erasure,
+    personal_data,
+)
 
 COLLECTION_PURPOSE = "Collecting debts placed by creditors"
 COLLECTION_RECIPIENTS = ("the creditor who placed the debt", "payment processor", "email/SMS providers")

@@ -21,7 +21,7 @@ def clients_list(*, workspace: Workspace, client_scope: Client | None = None) ->
     return qs
 
 
-def client_get(*, workspace: Workspace, client_id: object, client_scope: Client | None = None) -> Client:
+def client_get(*, workspace: Workspace, client_id: Any, client_scope: Client | None = None) -> Client:
     client = clients_list(workspace=workspace, client_scope=client_scope).filter(pk=client_id).first()
     if client is None:
         raise Http404("No such client")
@@ -42,7 +42,7 @@ def debtors_list(*, workspace: Workspace, client_scope: Client | None = None) ->
     return qs
 
 
-def debtor_get(*, workspace: Workspace, debtor_id: object, client_scope: Client | None = None) -> Debtor:
+def debtor_get(*, workspace: Workspace, debtor_id: Any, client_scope: Client | None = None) -> Debtor:
     debtor = debtors_list(workspace=workspace, client_scope=client_scope).filter(pk=debtor_id).first()
     if debtor is None:
         raise Http404("No such debtor")
@@ -81,7 +81,7 @@ def debts_list(
     workspace: Workspace,
     client_scope: Client | None = None,
     status: str | None = None,
-    client_id: object = None,
+    client_id: Any = None,
     agent_id: object = None,
     due_from: date | None = None,
     due_to: date | None = None,
@@ -105,7 +105,7 @@ def debts_list(
     return qs
 
 
-def debt_get(*, workspace: Workspace, debt_id: object, client_scope: Client | None = None, lock: bool = False) -> Debt:
+def debt_get(*, workspace: Workspace, debt_id: Any, client_scope: Client | None = None, lock: bool = False) -> Debt:
     qs = Debt.objects.for_workspace(workspace).select_related("client", "debtor")
     if client_scope is not None:
         qs = qs.filter(client=client_scope)

@@ -16,12 +16,11 @@ class WorkspaceApiMixin:
     """Gives API views the key's workspace and client scope. Lookups must go
     through selectors that take ``workspace`` (and ``client_scope``)."""
 
-    request: Request
-
     @property
     def api_key(self) -> ApiKey:
-        assert isinstance(self.request.auth, ApiKey)
-        return self.request.auth
+        request: Request = self.request  # type: ignore[attr-defined]
+        assert isinstance(request.auth, ApiKey)
+        return request.auth
 
     @property
     def workspace(self) -> Workspace:

@@ -82,13 +82,17 @@ class _EncryptedDescriptor:
             setattr(instance, self.field.blind_index, self.field.digest(instance, value))
 
 
-class EncryptedField(models.TextField):
+class EncryptedField(models.TextField):  # type: ignore[type-arg]
     """Text encrypted under the subject's data key.
 
     ``subject``: how to find whose data this is — ``"self"`` (the row is the person)
     or the attname of a foreign key to the person (``"debtor_id"``).
     ``subject_type``: the kind of person (``"debtor"``, ``"user"``, ``"workspace"``).
     """
+
+    # For django-stubs: what may be assigned and what is read back.
+    _pyi_private_set_type: str | None  # type: ignore[assignment]
+    _pyi_private_get_type: str | None  # type: ignore[assignment]
 
     def __init__(
         self,

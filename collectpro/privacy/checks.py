@@ -54,8 +54,8 @@ def check_personal_data_declared(app_configs: Any = None, **kwargs: Any) -> list
                 ))
         if decl:
             for name, pd in decl.fields.items():
-                f = concrete.get(name)
-                if pd.sensitive and f is not None and not isinstance(f, EncryptedField):
+                declared_field = concrete.get(name)
+                if pd.sensitive and declared_field is not None and not isinstance(declared_field, EncryptedField):
                     errors.append(checks.Error(
                         f"{model._meta.label}.{name} is declared sensitive but is not an EncryptedField.",
                         obj=model, id="collectpro.E003",

@@ -175,7 +175,7 @@ def record_of_processing() -> list[ProcessingRow]:
             erasure = Erasure(pd.erasure).label + (f" ({pd.keep_law})" if pd.keep_law else "")
             rows.append(
                 ProcessingRow(
-                    model=decl.model._meta.verbose_name.title(),
+                    model=str(decl.model._meta.verbose_name).title(),
                     field=name,
                     subject_type=decl.subject_type,
                     category=Category(pd.category).label,

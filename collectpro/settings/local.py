@@ -16,6 +16,6 @@ os.environ.setdefault("ACCOUNT_EMAIL_VERIFICATION", "optional")
 os.environ.setdefault("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
 os.environ.setdefault("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", "true")
 
-from .base import *  # noqa: E402,F403
+from .base import *
 
 INTERNAL_IPS = ["127.0.0.1"]

@@ -3,7 +3,7 @@
 `manage.py check --deploy --fail-level WARNING` passes with these settings.
 """
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import env
 
 DEBUG = False

@@ -16,8 +16,8 @@ os.environ.setdefault("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
 os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 os.environ.setdefault("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", "true")
 
-from .base import *  # noqa: E402,F403
-from .base import REDIS_URL, STORAGES, VAR_DIR  # noqa: E402
+from .base import *
+from .base import REDIS_URL, STORAGES, VAR_DIR
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -31,6 +31,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 TEST_REDIS_URL = REDIS_URL
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REST_FRAMEWORK = {
-    **REST_FRAMEWORK,  # noqa: F405
+    **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"api_key": "10000/min"},
 }

@@ -6,10 +6,11 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from accounts.roles import can
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def workspace_view(perm: str = "workspace.view", *, write_perm: str | None = None) -> Callable[[View], View]:
@@ -22,7 +23,7 @@ def workspace_view(perm: str = "workspace.view", *, write_perm: str | None = Non
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, workspace_slug: str, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, workspace_slug: str, **kwargs: Any) -> HttpResponseBase:
             workspace = getattr(request, "workspace", None)
             membership = getattr(request, "membership", None)
             if workspace is None or membership is None or workspace.slug != workspace_slug:

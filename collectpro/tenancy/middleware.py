@@ -102,7 +102,7 @@ class TenancyMiddleware:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         workspace = workspace_get_by_slug(slug=slug)
         with workspace_context(workspace, user_id=user_id):
-            membership = membership_for(workspace=workspace, user=request.user)
+            membership = membership_for(workspace=workspace, user=request.user)  # type: ignore[arg-type]
             if membership is None:
                 raise Http404("No such workspace")
             request.workspace = workspace  # type: ignore[attr-defined]

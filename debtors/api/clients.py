@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from collectpro.api.views import WorkspaceApiMixin
 from debtors import selectors
-from debtors.services import clients as services
 from debtors.models import Client
+from debtors.services import clients as services
 
 
 class ClientOutput(serializers.ModelSerializer[Client]):

@@ -32,7 +32,7 @@ class MoneyField(serializers.Field):  # type: ignore[type-arg]
         return str(initial.get("currency") or self.context.get("default_currency") or "").upper()
 
     def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, float) or isinstance(data, bool) or data is None:
+        if isinstance(data, float | bool) or data is None:
             self.fail("invalid")
         try:
             Decimal(str(data))

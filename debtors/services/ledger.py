@@ -61,7 +61,7 @@ def entry_post(
         raise ValidationError({"kind": f"Unknown entry kind {kind!r}."})
     if amount_minor == 0:
         raise ValidationError({"amount": "The amount must not be zero."})
-    if kind in POSITIVE and amount_minor < 0 or kind in NEGATIVE and amount_minor > 0:
+    if (kind in POSITIVE and amount_minor < 0) or (kind in NEGATIVE and amount_minor > 0):
         raise ValidationError({"amount": f"A {kind} has the wrong sign."})
     with transaction.atomic():
         entry = LedgerEntry(

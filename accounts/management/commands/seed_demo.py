@@ -12,7 +12,7 @@ from collectpro.context import request_info
 from collectpro.tenancy import workspace_context
 from debtors.services import client_create
 
-DEMO_PASSWORD = "collectpro-demo-2026"
+DEMO_PASSWORD = "collectpro-demo-2026"  # noqa: S105  (public demo login, printed on purpose)
 
 WORKSPACES = [
     {
