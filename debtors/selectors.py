@@ -143,3 +143,23 @@ def related_get(model: Any, *, debt: Debt, object_id: object) -> Any:
     if obj is None:
         raise Http404("Not found")
     return obj
+
+
+def debts_visible_to(*, workspace: Workspace, membership: Any) -> QuerySet[Debt]:
+    """The debts a member may see: agents their assigned debts, client users their
+    client's debts, everyone else with debts.view_all the whole workspace."""
+    from accounts.roles import can
+
+    qs = Debt.objects.for_workspace(workspace)
+    if membership is None:
+        return qs.none()
+    if membership.client_id is not None:
+        return qs.filter(client_id=membership.client_id)
+    if can(membership, "debts.view_all"):
+        return qs
+    return qs.filter(assigned_agent_id=membership.user_id)
+
+
+def can_see_contact_details(membership: Any) -> bool:
+    """Client users see their portfolio but never debtors' contact details."""
+    return membership is not None and membership.client_id is None
