@@ -13,6 +13,10 @@ _SECTIONS = {
     "audit_log": "audit",
     "record_of_processing": "privacy",
     "workspace_settings": "settings",
+    "debt_queue": "queue",
+    "debt_detail": "queue",
+    "placements": "placements",
+    "placement_detail": "placements",
 }
 
 

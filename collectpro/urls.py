@@ -7,6 +7,7 @@ from accounts import views as account_views
 from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
+from debtors import views as debtor_views
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -31,6 +32,20 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("audit/", audit_views.audit_log, name="audit_log"),
     path("audit/export.csv", audit_views.audit_export, name="audit_export"),
     path("privacy/processing/", privacy_views.record_of_processing, name="record_of_processing"),
+    path("debts/", debtor_views.debt_queue, name="debt_queue"),
+    path("debts/export.csv", debtor_views.queue_export, name="debt_queue_export"),
+    path("debts/bulk-assign/", debtor_views.bulk_assign, name="debt_bulk_assign"),
+    path("debts/saved-views/", debtor_views.saved_view_create, name="saved_view_create"),
+    path("debts/<uuid:debt_id>/", debtor_views.debt_detail, name="debt_detail"),
+    path("debts/<uuid:debt_id>/reveal/", debtor_views.debtor_reveal, name="debtor_reveal"),
+    path("debts/<uuid:debt_id>/assign/", debtor_views.debt_assign, name="debt_assign"),
+    path("debts/<uuid:debt_id>/plan-preview/", debtor_views.plan_preview, name="plan_preview"),
+    path("debts/<uuid:debt_id>/documents/", debtor_views.document_upload, name="document_upload"),
+    path("debts/<uuid:debt_id>/documents/<uuid:document_id>/", debtor_views.document_download, name="document_download"),
+    path("debts/<uuid:debt_id>/actions/<slug:action>/", debtor_views.debt_action, name="debt_action"),
+    path("placements/", debtor_views.placements, name="placements"),
+    path("placements/<uuid:import_id>/", debtor_views.placement_detail, name="placement_detail"),
+    path("placements/<uuid:import_id>/rejects.csv", debtor_views.placement_rejects, name="placement_rejects"),
 ]
 
 api_patterns: list[URLPattern | URLResolver] = [

@@ -11,3 +11,7 @@ declare_not_personal(
     storage_name="a random file name on disk",
     rejects_storage_name="a random file name on disk",
 )
+
+from debtors.models import SavedView  # noqa: E402
+
+declare_not_personal(SavedView, name="a label the user gave their filter")

@@ -1,0 +1,393 @@
+"""The agent workspace: work queue, debt page, quick actions, placements, export.
+
+Views are thin: parse input, call one service or selector, render. Actions answer
+htmx requests with the refreshed debt panel (field errors inline) and plain form
+posts with a redirect, so every action also works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from datetime import datetime, time
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import Membership, User, Workspace
+from accounts.roles import Role, can
+from accounts.selectors import members_list
+from audit import actions
+from audit.services import audit_record, record_personal_data_access
+from collectpro.tenancy.decorators import workspace_view
+from debtors import forms as f
+from debtors import selectors
+from debtors.models import ALLOWED_TRANSITIONS, Debt, Dispute, Document, PlacementImport, SavedView
+from debtors.queue import QueueFilters, queue
+from debtors.services import debts as debt_services
+from debtors.services import disputes, ledger, offers, plans, promises, records
+from debtors.services.money import MoneyError, from_minor, to_minor
+
+DEBTOR_DETAIL_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _agents(workspace: Workspace) -> list[Membership]:
+    return [m for m in members_list(workspace=workspace) if m.role in (Role.AGENT, Role.MANAGER, Role.ADMIN, Role.OWNER) and m.client_id is None]
+
+
+def _visible_debt(workspace: Workspace, membership: Membership, debt_id: Any) -> Debt:
+    debt = selectors.debts_visible_to(workspace=workspace, membership=membership).select_related("client", "debtor", "assigned_agent").filter(pk=debt_id).first()
+    if debt is None:
+        raise Http404("No such debt")
+    return debt
+
+
+# --- Queue ------------------------------------------------------------------
+
+
+@workspace_view("workspace.view")
+def debt_queue(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
+    show_agent = can(membership, "debts.view_all") and membership.client_id is None
+    agents = _agents(workspace) if show_agent else []
+    form = f.QueueFilterForm(request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=agents, show_agent=show_agent)
+    filters = QueueFilters()
+    if form.is_valid():
+        filters = QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
+    rows, next_cursor = queue(workspace=workspace, membership=membership, filters=filters, cursor=request.GET.get("cursor", ""))
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    saved = SavedView.objects.for_workspace(workspace).filter(user=request.user).order_by("name")
+    return render(request, "debtors/queue.html", {
+        "form": form, "rows": rows, "next_cursor": next_cursor, "query": query.urlencode(),
+        "is_first_page": not request.GET.get("cursor"), "saved_views": saved, "agents": agents,
+        "can_assign": can(membership, "debts.assign") and membership.client_id is None,
+        "show_agent": show_agent,
+    })
+
+
+@require_POST
+@workspace_view("workspace.view")
+def saved_view_create(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
+    name = (request.POST.get("name") or "").strip()[:60]
+    query = (request.POST.get("query") or "")[:500]
+    if name:
+        SavedView.objects.for_workspace(workspace).update_or_create(workspace=workspace, user=_user(request), name=name, defaults={"query": query})
+        messages.success(request, f"Saved view “{name}”.")
+    return redirect(reverse("debt_queue", args=[workspace.slug]) + (f"?{query}" if query else ""))
+
+
+@require_POST
+@workspace_view("debts.assign")
+def bulk_assign(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
+    ids = request.POST.getlist("debt")
+    agent_id = request.POST.get("agent") or ""
+    agent = None
+    if agent_id:
+        member = next((m for m in _agents(workspace) if str(m.user_id) == agent_id), None)
+        if member is None:
+            messages.error(request, "Choose an agent of this workspace.")
+            return redirect("debt_queue", workspace_slug=workspace.slug)
+        agent = member.user
+    debts = list(selectors.debts_visible_to(workspace=workspace, membership=membership).filter(pk__in=ids[:500]))
+    for debt in debts:
+        debt_services.debt_assign(debt=debt, agent=agent, actor=_user(request))
+    messages.success(request, f"{len(debts)} debt{'s' if len(debts) != 1 else ''} {'assigned to ' + agent.email if agent else 'unassigned'}.")
+    return redirect(reverse("debt_queue", args=[workspace.slug]) + "?" + request.POST.get("query", ""))
+
+
+@workspace_view("workspace.view")
+def queue_export(request: HttpRequest, workspace: Workspace, membership: Membership) -> StreamingHttpResponse:
+    """The queue as CSV, with the current filters; streamed and audited. Debt data
+    only — no contact details."""
+    form = f.QueueFilterForm(request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=_agents(workspace))
+    filters = QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")}) if form.is_valid() else QueueFilters()
+    rows: list[Debt] = []
+    cursor: str | None = ""
+    while cursor is not None and len(rows) < 100_000:
+        page, cursor = queue(workspace=workspace, membership=membership, filters=filters, cursor=cursor or "", page_size=2000)
+        rows.extend(page)
+    audit_record(action="debts.exported", workspace=workspace, metadata={"rows": len(rows), "query": request.GET.urlencode()[:200]})
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    def stream() -> Iterator[str]:
+        w = csv.writer(Echo())
+        yield w.writerow(["reference", "client", "status", "currency", "original_amount", "balance", "due_date", "assigned_agent", "last_contact_at", "last_payment_at"])
+        for d in rows:
+            yield w.writerow([d.reference, d.client.reference, d.status, d.currency, from_minor(d.original_amount_minor, d.currency), from_minor(d.balance_minor, d.currency), d.due_date or "", d.assigned_agent.email if d.assigned_agent else "", d.last_contact_at or "", d.last_payment_at or ""])
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="debts-{workspace.slug}-{timezone.localdate()}.csv"'
+    return response
+
+
+# --- Debt page ------------------------------------------------------------------
+
+
+def _panel_context(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, **forms: Any) -> dict[str, Any]:
+    debt.refresh_from_db()
+    can_work = can(membership, "debts.work") and membership.client_id is None
+    open_dispute = Dispute.objects.for_workspace(workspace).filter(debt=debt, status="open").first()
+    return {
+        "debt": debt,
+        "breakdown": {k: from_minor(abs(v), debt.currency) for k, v in selectors.balance_breakdown(debt=debt).items()},
+        "balance": from_minor(debt.balance_minor, debt.currency),
+        "ledger": list(selectors.ledger_for_debt(debt=debt)),
+        "timeline": list(selectors.timeline_for_debt(debt=debt, limit=100)),
+        "parties": list(debt.parties.select_related("debtor")),
+        "documents": list(Document.objects.for_workspace(workspace).filter(debt=debt).order_by("-uploaded_at")),
+        "open_dispute": open_dispute,
+        "next_statuses": sorted(ALLOWED_TRANSITIONS[debt.status]),
+        "can_work": can_work,
+        "can_assign": can(membership, "debts.assign") and membership.client_id is None,
+        "can_see_contacts": selectors.can_see_contact_details(membership),
+        "agents": _agents(workspace) if can(membership, "debts.assign") else [],
+        "forms": {
+            "payment": forms.get("payment") or f.PaymentForm(),
+            "call": forms.get("call") or f.CallForm(),
+            "note": forms.get("note") or f.NoteForm(),
+            "promise": forms.get("promise") or f.PromiseForm(),
+            "plan": forms.get("plan") or f.PlanForm(),
+            "offer": forms.get("offer") or f.OfferForm(),
+            "dispute": forms.get("dispute") or f.DisputeForm(),
+            "resolve": forms.get("resolve") or f.ResolveDisputeForm(),
+            "status": forms.get("status") or f.StatusForm(),
+        },
+        "active_action": forms.get("active", ""),
+    }
+
+
+@workspace_view("workspace.view")
+def debt_detail(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+    debt = _visible_debt(workspace, membership, debt_id)
+    return render(request, "debtors/debt_detail.html", _panel_context(request, workspace, membership, debt))
+
+
+@require_POST
+@workspace_view("workspace.view")
+def debtor_reveal(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+    """Show the debtor's details; every reveal is recorded in the audit trail."""
+    debt = _visible_debt(workspace, membership, debt_id)
+    if not selectors.can_see_contact_details(membership):
+        raise PermissionDenied
+    debtor = debt.debtor
+    record_personal_data_access(subject=debtor, fields=DEBTOR_DETAIL_FIELDS, purpose="agent reveal on debt page")
+    return render(request, "debtors/_debtor_details.html", {"debtor": debtor, "debt": debt})
+
+
+def _amount(form: Any, field: str, currency: str) -> int:
+    try:
+        return to_minor(str(form.cleaned_data[field]), currency)
+    except MoneyError as exc:
+        form.add_error(field, str(exc))
+        raise ValidationError({}) from None
+
+
+Action = Callable[[Any, Debt, User], Any]
+
+
+def _do_payment(form: Any, debt: Debt, user: User) -> Any:
+    return ledger.payment_record(debt=debt, amount_minor=_amount(form, "amount", debt.currency), paid_on=form.cleaned_data["paid_on"], method=form.cleaned_data["method"], reference=form.cleaned_data["reference"], actor=user)
+
+
+def _do_call(form: Any, debt: Debt, user: User) -> Any:
+    d = form.cleaned_data
+    return records.communication_log(debt=debt, channel=d["channel"], direction=d["direction"], outcome=d["outcome"], content=d["notes"], actor=user)
+
+
+def _do_note(form: Any, debt: Debt, user: User) -> Any:
+    return records.note_add(debt=debt, body=form.cleaned_data["body"], actor=user)
+
+
+def _do_promise(form: Any, debt: Debt, user: User) -> Any:
+    return promises.promise_create(debt=debt, amount_minor=_amount(form, "amount", debt.currency), due_on=form.cleaned_data["due_on"], actor=user)
+
+
+def _do_plan(form: Any, debt: Debt, user: User) -> Any:
+    d = form.cleaned_data
+    return plans.plan_create(debt=debt, total_minor=_amount(form, "total", debt.currency), count=d["installments"], frequency=d["frequency"], first_due=d["first_due"], actor=user)
+
+
+def _do_offer(form: Any, debt: Debt, user: User) -> Any:
+    expires = datetime.combine(form.cleaned_data["expires_on"], time(23, 59), tzinfo=timezone.get_current_timezone())
+    return offers.offer_create(debt=debt, amount_minor=_amount(form, "amount", debt.currency), expires_at=expires, actor=user)
+
+
+def _do_dispute(form: Any, debt: Debt, user: User) -> Any:
+    return disputes.dispute_open(debt=debt, reason=form.cleaned_data["reason"], details=form.cleaned_data["details"], actor=user)
+
+
+def _do_resolve(form: Any, debt: Debt, user: User) -> Any:
+    dispute = Dispute.objects.for_workspace(debt.workspace_id).filter(debt=debt, status="open").first()
+    if dispute is None:
+        raise ValidationError({"outcome": "There is no open dispute."})
+    return disputes.dispute_resolve(dispute=dispute, upheld=form.cleaned_data["outcome"] == "upheld", resolution=form.cleaned_data["resolution"], actor=user)
+
+
+def _do_status(form: Any, debt: Debt, user: User) -> Any:
+    return debt_services.debt_change_status(debt=debt, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], actor=user)
+
+
+ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
+    "payment": (f.PaymentForm, _do_payment, "Payment recorded."),
+    "call": (f.CallForm, _do_call, "Contact logged."),
+    "note": (f.NoteForm, _do_note, "Note added."),
+    "promise": (f.PromiseForm, _do_promise, "Promise to pay recorded."),
+    "plan": (f.PlanForm, _do_plan, "Payment plan created."),
+    "offer": (f.OfferForm, _do_offer, "Settlement offer made."),
+    "dispute": (f.DisputeForm, _do_dispute, "Dispute opened; the debt is on hold."),
+    "resolve": (f.ResolveDisputeForm, _do_resolve, "Dispute resolved."),
+    "status": (f.StatusForm, _do_status, "Status changed."),
+}
+
+
+@require_POST
+@workspace_view("debts.work")
+def debt_action(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, action: str) -> HttpResponse:
+    if action not in ACTIONS or membership.client_id is not None:
+        raise Http404("No such action")
+    debt = _visible_debt(workspace, membership, debt_id)
+    form_cls, run, done = ACTIONS[action]
+    form = form_cls(request.POST)
+    ok = False
+    if form.is_valid():
+        try:
+            run(form, debt, _user(request))
+            ok = True
+        except ValidationError as exc:
+            for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+                form.add_error(field if field in form.fields else None, errs)
+    if ok:
+        messages.success(request, done)
+    if request.headers.get("HX-Request"):
+        ctx = _panel_context(request, workspace, membership, debt, **({} if ok else {action: form, "active": action}))
+        return render(request, "debtors/_debt_panel.html", ctx)
+    if ok:
+        return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)
+    ctx = _panel_context(request, workspace, membership, debt, **{action: form, "active": action})
+    return render(request, "debtors/debt_detail.html", ctx, status=400)
+
+
+@require_POST
+@workspace_view("debts.assign")
+def debt_assign(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+    debt = _visible_debt(workspace, membership, debt_id)
+    agent_id = request.POST.get("agent") or ""
+    agent = next((m.user for m in _agents(workspace) if str(m.user_id) == agent_id), None)
+    if agent_id and agent is None:
+        raise Http404("No such agent")
+    debt_services.debt_assign(debt=debt, agent=agent, actor=_user(request))
+    messages.success(request, f"Assigned to {agent.email}." if agent else "Unassigned.")
+    if request.headers.get("HX-Request"):
+        return render(request, "debtors/_debt_panel.html", _panel_context(request, workspace, membership, debt))
+    return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)
+
+
+@workspace_view("workspace.view")
+def plan_preview(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+    """The schedule a plan would have (htmx, as the agent types)."""
+    debt = _visible_debt(workspace, membership, debt_id)
+    form = f.PlanForm(request.GET)
+    schedule: list[tuple[Any, str]] = []
+    error = ""
+    if form.is_valid():
+        try:
+            total = to_minor(str(form.cleaned_data["total"]), debt.currency)
+            schedule = [(d, from_minor(a, debt.currency)) for d, a in plans.plan_schedule(total_minor=total, count=form.cleaned_data["installments"], frequency=form.cleaned_data["frequency"], first_due=form.cleaned_data["first_due"])]
+        except (ValidationError, MoneyError) as exc:
+            error = " ".join(getattr(exc, "messages", [str(exc)]))
+    else:
+        error = "Fill in total, installments, frequency and first due date."
+    return render(request, "debtors/_plan_preview.html", {"schedule": schedule, "error": error, "currency": debt.currency})
+
+
+@workspace_view("workspace.view")
+def document_download(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, document_id: str) -> FileResponse:
+    debt = _visible_debt(workspace, membership, debt_id)
+    doc = selectors.related_get(Document, debt=debt, object_id=document_id)
+    record_personal_data_access(subject=doc, fields=["file"], purpose="document download", kind=actions.PERSONAL_DATA_DOWNLOAD)
+    inline = request.GET.get("preview") == "1" and doc.content_type in ("application/pdf", "image/png", "image/jpeg")
+    response = FileResponse(default_storage.open(doc.storage_name, "rb"), content_type=doc.content_type, as_attachment=not inline, filename=f"document-{doc.pk}")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@workspace_view("debts.work")
+def document_upload(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+    debt = _visible_debt(workspace, membership, debt_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a file to upload.")
+    else:
+        try:
+            records.document_upload(debt=debt, upload=upload, file_name=upload.name or "document", actor=_user(request))
+            messages.success(request, "Document uploaded.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)
+
+
+# --- Placements -------------------------------------------------------------------
+
+
+@workspace_view("debts.import")
+def placements(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
+    from debtors import imports
+
+    clients = list(selectors.clients_list(workspace=workspace))
+    form = f.PlacementUploadForm(request.POST or None, request.FILES or None)
+    form.fields["client"].choices = [("", "— use each row's client_ref —")] + [(c.reference, c.name) for c in clients]  # type: ignore[attr-defined]
+    if request.method == "POST" and form.is_valid():
+        client = selectors.client_get_by_reference(workspace=workspace, reference=form.cleaned_data["client"]) if form.cleaned_data["client"] else None
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.placement_import_create(workspace=workspace, file_obj=upload, file_name=upload.name, client=client, strict=form.cleaned_data["strict"], actor=_user(request))
+        except ValidationError as exc:
+            form.add_error("file", exc.messages)
+        else:
+            imports.placement_import_enqueue(job)
+            return redirect("placement_detail", workspace_slug=workspace.slug, import_id=job.pk)
+    jobs = PlacementImport.objects.for_workspace(workspace).order_by("-created_at")[:50]
+    return render(request, "debtors/placements.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
+
+
+@workspace_view("debts.import")
+def placement_detail(request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str) -> HttpResponse:
+    job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
+    if job is None:
+        raise Http404("No such import")
+    rejects: list[list[str]] = []
+    if job.rejects_storage_name and job.status in ("done", "failed"):
+        with default_storage.open(job.rejects_storage_name, "r") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for i, row in enumerate(reader):
+                if i >= 200:
+                    break
+                rejects.append(row[:2])
+    template = "debtors/_placement_progress.html" if request.headers.get("HX-Request") else "debtors/placement_detail.html"
+    return render(request, template, {"job": job, "rejects": rejects})
+
+
+@workspace_view("debts.import")
+def placement_rejects(request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str) -> FileResponse:
+    job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
+    if job is None or not job.rejects_storage_name:
+        raise Http404("No rejects")
+    record_personal_data_access(subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD)
+    return FileResponse(default_storage.open(job.rejects_storage_name, "rb"), content_type="text/csv", as_attachment=True, filename=f"rejects-{job.pk}.csv")
