@@ -424,11 +424,17 @@ class Communication(TenantModel):
     ])
     outcome = models.CharField(max_length=32, blank=True, default="")
     content = EncryptedField(subject="debtor_id", subject_type="debtor")
+    refusal_reasons = models.JSONField(default=list, blank=True)
+    template = models.CharField(max_length=100, blank=True, default="")
+    provider_message_id = models.CharField(max_length=200, blank=True, default="")
     occurred_at = models.DateTimeField(default=dj_timezone.now)
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "debt", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["workspace", "debt", "occurred_at"]),
+            models.Index(fields=["workspace", "provider_message_id"]),
+        ]
 
 
 class DebtEvent(TenantModel):

@@ -15,3 +15,7 @@ declare_not_personal(
 from debtors.models import SavedView  # noqa: E402
 
 declare_not_personal(SavedView, name="a label the user gave their filter")
+
+from debtors.models import Communication  # noqa: E402
+
+declare_not_personal(Communication, provider_message_id="the email/SMS provider's message id")

@@ -27,6 +27,7 @@ from accounts.selectors import members_list
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
 from collectpro.tenancy.decorators import workspace_view
+from consent.services import ContactRefused
 from debtors import forms as f
 from debtors import selectors
 from debtors.models import ALLOWED_TRANSITIONS, Debt, Dispute, Document, PlacementImport, SavedView
@@ -268,6 +269,8 @@ def debt_action(request: HttpRequest, workspace: Workspace, membership: Membersh
         try:
             run(form, debt, _user(request))
             ok = True
+        except ContactRefused as exc:
+            form.add_error(None, "Not allowed now — " + " ".join(r.message for r in exc.decision.reasons) + " The refusal was recorded.")
         except ValidationError as exc:
             for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
                 form.add_error(field if field in form.fields else None, errs)

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.exceptions import FieldError
 from django.db import models
 
 from collectpro.crypto import keyring
@@ -25,6 +27,11 @@ from collectpro.crypto.blind_index import blind_index
 from collectpro.crypto.keys import NONCE_BYTES
 
 PREFIX = "enc:v1:"
+
+# Lookups that can only ever compare with a ciphertext or NULL (plaintext is refused
+# by get_prep_value). Pattern lookups (iexact, icontains, startswith…) do not pass
+# their value through get_prep_value, so they would send plaintext to SQL.
+SAFE_LOOKUPS = frozenset({"exact", "in", "isnull"})
 
 
 class DecryptionError(Exception):
@@ -49,15 +56,25 @@ def parse_ciphertext(value: str) -> tuple[str, bytes]:
     if not value.startswith(PREFIX):
         raise DecryptionError("not a CollectPro ciphertext")
     key_id, _, payload = value[len(PREFIX):].partition(":")
-    return key_id, base64.b64decode(payload)
+    try:
+        blob = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecryptionError("ciphertext is damaged (not valid base64)") from exc
+    if len(blob) <= NONCE_BYTES:
+        raise DecryptionError("ciphertext is damaged (too short)")
+    return key_id, blob
 
 
 def decrypt_value(value: str, *, workspace_id: int, aad: bytes) -> str:
     key_id, blob = parse_ciphertext(value)
     try:
         key = keyring.subject_key_by_id(workspace_id, key_id)
+    except keyring.UnknownSubjectKey as exc:
+        # A value copied from another workspace names a data key that is not here.
+        raise DecryptionError("ciphertext does not belong to this workspace") from exc
+    try:
         return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad).decode()
-    except InvalidTag as exc:
+    except (InvalidTag, ValueError) as exc:
         raise DecryptionError("ciphertext does not belong to this row, field or workspace") from exc
 
 
@@ -162,5 +179,19 @@ class EncryptedField(models.TextField):  # type: ignore[type-arg]
     def get_prep_value(self, value: Any) -> Any:
         if value is not None and not isinstance(value, Ciphertext) and not str(value).startswith(PREFIX):
             # Plain text must never reach the database through this field.
-            raise ValueError("EncryptedField refuses to store plaintext (use the model instance)")
+            raise ValueError(
+                "EncryptedField refuses plaintext: assign values on a model instance to store them, "
+                "and search with the blind index field (e.g. email_bidx), never the plaintext"
+            )
         return value
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name not in SAFE_LOOKUPS:
+            raise FieldError(
+                f"{self.model._meta.label}.{self.name} is encrypted: '{lookup_name}' would compare plaintext in SQL. "
+                f"Search with the blind index{f' ({self.blind_index})' if self.blind_index else ''} instead."
+            )
+        return super().get_lookup(lookup_name)
+
+    def get_transform(self, lookup_name: str) -> Any:
+        raise FieldError(f"{self.model._meta.label}.{self.name} is encrypted: '{lookup_name}' cannot run in SQL.")

@@ -6,8 +6,10 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +19,10 @@ from collectpro.models import SubjectKey, WorkspaceKey
 
 class SubjectKeyShredded(Exception):
     """The person's data key was destroyed (erasure): their encrypted values are gone."""
+
+
+class UnknownSubjectKey(LookupError):
+    """No data key with this id in this workspace (e.g. a value copied from another one)."""
 
 
 class _TTLCache:
@@ -151,19 +157,23 @@ def subject_key_for(workspace_id: int, subject_type: str, subject_id: str) -> tu
         material = _sk_material(sk)
     result = (str(sk.pk), material)
     _sk_by_subject.put(cache_key, result)
-    _sk_cache.put(str(sk.pk), material)
+    _sk_cache.put((workspace_id, str(sk.pk)), material)
     return result
 
 
 def subject_key_by_id(workspace_id: int, key_id: str) -> bytes:
-    cached = _sk_cache.get(key_id)
+    # Cached per workspace: a key id from another workspace must miss, not hit.
+    cached = _sk_cache.get((workspace_id, key_id))
     if cached is not None:
         return cached  # type: ignore[return-value]
-    sk = SubjectKey.objects.for_workspace(workspace_id).filter(pk=key_id).first()
+    try:
+        sk = SubjectKey.objects.for_workspace(workspace_id).filter(pk=key_id).first()
+    except ValidationError as exc:  # not even a key id (a damaged value)
+        raise UnknownSubjectKey(f"{key_id!r} is not a data key id") from exc
     if sk is None:
-        raise SubjectKeyShredded(f"data key {key_id} does not exist in this workspace")
+        raise UnknownSubjectKey(f"data key {key_id} does not exist in this workspace")
     material = _sk_material(sk)
-    _sk_cache.put(key_id, material)
+    _sk_cache.put((workspace_id, key_id), material)
     return material
 
 
@@ -188,3 +198,45 @@ def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> 
     )
     clear_cache()
     return bool(updated)
+
+
+def subject_keys_bulk_create(workspace_id: int, subject_type: str, subject_ids: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+    """Create data keys for many *new* subjects in one INSERT (a placement import's
+    new debtors) and prime the caches, so encrypting their fields right after needs
+    no further query. The ids must be fresh: an existing key fails the whole batch."""
+    wk = active_workspace_key(workspace_id)
+    kek = workspace_key_material(wk)
+    rows: list[SubjectKey] = []
+    out: dict[str, tuple[str, bytes]] = {}
+    for subject_id in subject_ids:
+        material = os.urandom(KEY_BYTES)
+        sk = SubjectKey(workspace_id=workspace_id, subject_type=subject_type, subject_id=subject_id, workspace_key=wk)
+        sk.wrapped_key = _wrap(kek, material, _sk_aad(sk))
+        rows.append(sk)
+        out[subject_id] = (str(sk.pk), material)
+    SubjectKey.objects.for_workspace(workspace_id).bulk_create(rows)
+    for subject_id, (key_id, material) in out.items():
+        _sk_by_subject.put((workspace_id, subject_type, subject_id), (key_id, material))
+        _sk_cache.put(key_id, material)
+    return out
+
+
+def subject_keys_load(workspace_id: int, subject_type: str, subject_ids: Iterable[str]) -> set[str]:
+    """Unwrap the data keys of many existing subjects with one query and prime the
+    caches (so decrypting their fields does not query per row). Returns the ids whose
+    key was shredded: their encrypted data is gone and must not be written again."""
+    ids = list(subject_ids)
+    shredded: set[str] = set()
+    if not ids:
+        return shredded
+    keys = list(SubjectKey.objects.for_workspace(workspace_id).filter(subject_type=subject_type, subject_id__in=ids))
+    wk_ids = {sk.workspace_key_id for sk in keys if sk.wrapped_key is not None and sk.shredded_at is None}
+    keks = {wk.pk: workspace_key_material(wk) for wk in WorkspaceKey.objects.for_workspace(workspace_id).filter(pk__in=wk_ids)}
+    for sk in keys:
+        if sk.wrapped_key is None or sk.shredded_at is not None:
+            shredded.add(sk.subject_id)
+            continue
+        material = _unwrap(keks[sk.workspace_key_id], bytes(sk.wrapped_key), _sk_aad(sk))
+        _sk_by_subject.put((workspace_id, subject_type, sk.subject_id), (str(sk.pk), material))
+        _sk_cache.put(str(sk.pk), material)
+    return shredded

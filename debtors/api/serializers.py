@@ -227,7 +227,7 @@ class CommunicationOutput(serializers.ModelSerializer[Communication]):
 
     class Meta:
         model = Communication
-        fields = ["id", "channel", "direction", "status", "outcome", "notes", "occurred_at"]
+        fields = ["id", "channel", "direction", "status", "outcome", "notes", "template", "refusal_reasons", "occurred_at"]
 
 
 class TimelineOutput(serializers.ModelSerializer[DebtEvent]):

@@ -347,10 +347,29 @@ class NoteApi(_SubResourceApi):
 
 
 class CommunicationApi(_SubResourceApi):
+    """POST sends (email/SMS through a template) or logs (calls, letters) a contact.
+    201 when sent or logged; 409 with every reason when the contact rules refuse it
+    (the refusal is recorded and nothing is sent)."""
+
     model, output, input = Communication, s.CommunicationOutput, s.CommunicationInput
 
     def create(self, debt: Debt, v: dict[str, Any]) -> Any:
-        return records.communication_log(debt=debt, channel=v["channel"], direction=v["direction"], outcome=v["outcome"], content=v["notes"])
+        if v["direction"] == "outbound" and v["channel"] in ("email", "sms", "whatsapp") and v.get("template"):
+            from consent.communications import communication_send
+
+            return communication_send(debt=debt, channel=v["channel"], template_name=v["template"])
+        return records.communication_log(debt=debt, channel=v["channel"], direction=v["direction"], outcome=v["outcome"], content=v["notes"], template=v.get("template", ""))
+
+    def post(self, request: Request, id: str) -> Response:
+        from consent.services import ContactRefused
+
+        try:
+            return super().post(request, id)
+        except ContactRefused as exc:
+            return Response(
+                {"error": {"code": "contact_refused", "message": "The contact rules refuse this contact; nothing was sent.", "reasons": [r.as_dict() for r in exc.decision.reasons], "debtor_local_time": exc.decision.local_time.isoformat()}},
+                status=status.HTTP_409_CONFLICT,
+            )
 
 
 class DocumentApi(_SubResourceApi):

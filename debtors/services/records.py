@@ -88,24 +88,46 @@ def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Any
     return doc
 
 
+def communication_refused(*, debt: Debt, channel: str, reasons: list[dict[str, str]], template: str = "", actor: Any = None, at: Any = None) -> Communication:
+    """Record an outbound contact the rules refused (nothing was sent)."""
+    with transaction.atomic():
+        comm = Communication(
+            workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, channel=channel,
+            direction="outbound", status="refused", refusal_reasons=reasons, template=template[:100],
+            occurred_at=at or timezone.now(), created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        comm.save(force_insert=True)
+        debt_event(debt, f"communication.{channel}", f"{channel.title()} refused: " + ", ".join(r["code"] for r in reasons), obj=comm, actor=actor)
+    return comm
+
+
 def communication_log(
     *, debt: Debt, channel: str, direction: str = "outbound", outcome: str = "", content: str = "",
-    status: str = "logged", actor: Any = None,
+    status: str = "logged", actor: Any = None, at: Any = None, template: str = "", check_rules: bool = True,
 ) -> Communication:
-    """Record a contact (a call made, a letter sent). Outbound contact rules come
-    with the consent issue; this records what happened."""
+    """Record a contact (a call, a letter, a message). An outbound contact goes
+    through the contact rules first: if they refuse, the refusal is recorded with
+    its reasons and ``ContactRefused`` is raised — callers show the reasons."""
     if channel not in Channel.values:
         raise ValidationError({"channel": f"Use one of: {', '.join(Channel.values)}."})
     if direction not in ("outbound", "inbound"):
         raise ValidationError({"direction": "Use outbound or inbound."})
+    at = at or timezone.now()
+    if direction == "outbound" and check_rules:
+        from consent.services import ContactRefused, contact_decide
+
+        decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
+        if not decision.allowed:
+            communication_refused(debt=debt, channel=channel, reasons=[r.as_dict() for r in decision.reasons], template=template, actor=actor, at=at)
+            raise ContactRefused(decision)
     with transaction.atomic():
         comm = Communication(
             workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, channel=channel,
             direction=direction, outcome=outcome[:32], content=content or None, status=status,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            occurred_at=at, template=template[:100], created_by=actor if getattr(actor, "pk", None) else None,
         )
         comm.save(force_insert=True)
-        Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=timezone.now())
+        Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
         debt_event(debt, f"communication.{channel}", f"{direction.title()} {channel}" + (f": {outcome}" if outcome else ""), obj=comm, actor=actor)
         audit_record(action="communication.logged", workspace=debt.workspace_id, obj=comm, actor_user_id=getattr(actor, "pk", None), metadata={"channel": channel})
     return comm
