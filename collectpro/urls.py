@@ -7,7 +7,11 @@ from accounts import views as account_views
 from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
+from debtors import dashboard_views
 from debtors import views as debtor_views
+from payments import views as payment_views
+from payments.api import PaymentLinkCreateApi, RemittanceApi
+from payments.webhooks import stripe_webhook
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -21,7 +25,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # Everything under /w/<workspace_slug>/ is one workspace's UI. The tenancy middleware
 # resolves the workspace and membership before these views run.
 workspace_patterns: list[URLPattern | URLResolver] = [
-    path("", account_views.dashboard, name="dashboard"),
+    path("", dashboard_views.dashboard, name="dashboard"),
+    path("portal/", dashboard_views.client_portal, name="client_portal"),
+    path("portal/statement.csv", dashboard_views.client_statement, name="client_statement"),
     path("members/", account_views.members, name="members"),
     path("members/<uuid:member_id>/role/", account_views.member_role, name="member_role"),
     path("members/<uuid:member_id>/remove/", account_views.member_remove, name="member_remove"),
@@ -51,6 +57,8 @@ workspace_patterns: list[URLPattern | URLResolver] = [
 api_patterns: list[URLPattern | URLResolver] = [
     path("workspace/", WorkspaceApi.as_view(), name="api_workspace"),
     path("", include("debtors.api.urls")),
+    path("payment-links/", PaymentLinkCreateApi.as_view(), name="api_payment_links"),
+    path("remittance/", RemittanceApi.as_view(), name="api_remittance"),
 ]
 
 urlpatterns = [
@@ -62,6 +70,16 @@ urlpatterns = [
     path("mfa-required/<slug:slug>/", account_views.mfa_required, name="mfa_required"),
     path("invitations/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
     path("w/<slug:workspace_slug>/", include(workspace_patterns)),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("pay/sandbox/<str:session_id>/", payment_views.sandbox_checkout, name="sandbox_checkout"),
+    path("pay/<str:token>/", payment_views.pay_link, name="pay_link"),
+    path("pay/<str:token>/verify/", payment_views.pay_verify, name="pay_verify"),
+    path("pay/<str:token>/checkout/", payment_views.pay_checkout, name="pay_checkout"),
+    path("pay/<str:token>/done/", payment_views.pay_done, name="pay_done"),
+    path("pay/<str:token>/dispute/", payment_views.pay_dispute, name="pay_dispute"),
+    path("pay/<str:token>/preferences/", payment_views.pay_preferences, name="pay_preferences"),
+    path("pay/<str:token>/privacy/", payment_views.pay_privacy, name="pay_privacy"),
+    path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
     path(

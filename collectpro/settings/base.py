@@ -307,4 +307,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "debtors.tasks.collections_upkeep_all",
         "schedule": crontab(minute=15, hour="*"),  # hourly; each step is idempotent
     },
+    "payments-reconcile": {
+        "task": "payments.tasks.reconcile_all",
+        "schedule": crontab(minute="*/30"),
+    },
 }
+PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "sandbox")
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+PAYMENT_LINK_TTL_DAYS = env.int("PAYMENT_LINK_TTL_DAYS", default=14)
+PAYMENT_MINIMUM_MINOR = env.int("PAYMENT_MINIMUM_MINOR", default=100)

@@ -21,7 +21,14 @@ _workspace: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar(
 )
 
 # The settings RLS policies read. Values are strings; '' means "not set".
-_DB_KEYS = ("app.workspace_id", "app.user_id", "app.api_key_hash", "app.invitation_hash")
+_DB_KEYS = (
+    "app.workspace_id",
+    "app.user_id",
+    "app.api_key_hash",
+    "app.invitation_hash",
+    "app.payment_link_hash",
+    "app.provider_ref",
+)
 
 
 def current_workspace() -> Workspace:
