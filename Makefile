@@ -99,12 +99,14 @@ demo: install ## migrate, seed demo data and run the dev server on 127.0.0.1:$(P
 # PYTHONPATH: the project's packages are not installed (pyproject declares none), and
 # celery only puts the current directory on sys.path while it looks up the app.
 serve: DJANGO_SETTINGS_MODULE ?= collectpro.settings.production
+# Migrations run as the table owner (DATABASE_OWNER_URL, if set); everything else as
+# the application role in DATABASE_URL, which owns no table and is bound by RLS.
 serve: install ## production-like: collectstatic, migrate, celery worker+beat, gunicorn on :$(PORT)
 	@export DJANGO_SETTINGS_MODULE="$(DJANGO_SETTINGS_MODULE)"; \
 	export PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}"; \
 	echo ">> settings: $$DJANGO_SETTINGS_MODULE"; \
 	$(PY) manage.py collectstatic --noinput; \
-	$(PY) manage.py migrate --noinput; \
+	DATABASE_URL="$${DATABASE_OWNER_URL:-$$DATABASE_URL}" $(PY) manage.py migrate --noinput; \
 	pids=""; \
 	cleanup() { \
 	  if [ -n "$$pids" ]; then \

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from allauth.account.models import EmailAddress
+from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.mfa.models import Authenticator
+from django.contrib.admin.models import LogEntry
+from django.contrib.sessions.models import Session
 from allauth.usersessions.models import UserSession
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
@@ -53,6 +56,24 @@ for axes_model in (AccessAttempt, AccessLog, AccessFailureLog):
             "user_agent": PD(Category.TECHNICAL, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
         },
     )
+
+declare(
+    Authenticator, subject_type="user", subject="user_id", purpose="Two-factor authentication",
+    fields={"data": PD(Category.AUTHENTICATION, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
+)
+declare(
+    EmailConfirmation, subject_type="user", subject="email_address__user_id", purpose=STAFF,
+    fields={"key": PD(Category.AUTHENTICATION, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
+)
+declare(
+    Session, subject_type="user", subject="session_key", purpose="Keeping people signed in",
+    fields={"session_data": PD(Category.TECHNICAL, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
+)
+declare(
+    LogEntry, subject_type="user", subject="user_id", purpose="Operator admin change history",
+    fields={"object_repr": PD(Category.IDENTITY, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
+            "change_message": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE)},
+)
 
 declare_not_personal(Workspace, name="the agency's or creditor's business name")
 declare_not_personal(ApiKey, name="a label for an integration")

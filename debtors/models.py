@@ -353,7 +353,10 @@ class DisputeStatus(models.TextChoices):
 
 @personal_data(
     subject_type="debtor", subject="debtor_id", purpose=COLLECTION_PURPOSE, recipients=("the creditor who placed the debt",),
-    fields={"details": PD(Category.COMMUNICATION, Basis.LEGAL_OBLIGATION, COLLECTION_RECORDS, Erasure.KEEP_UNTIL, sensitive=True, keep_law="12 CFR 1006.38 dispute handling; 1006.100 records")},
+    fields={
+        "details": PD(Category.COMMUNICATION, Basis.LEGAL_OBLIGATION, COLLECTION_RECORDS, Erasure.KEEP_UNTIL, sensitive=True, keep_law="12 CFR 1006.38 dispute handling; 1006.100 records"),
+        "resolution": PD(Category.COMMUNICATION, Basis.LEGAL_OBLIGATION, COLLECTION_RECORDS, Erasure.KEEP_UNTIL, keep_law="12 CFR 1006.38 dispute handling; 1006.100 records"),
+    },
 )
 class Dispute(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="disputes")

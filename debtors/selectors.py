@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
 from accounts.models import Workspace
-from collectpro.crypto.blind_index import blind_index
+from collectpro.crypto.blind_index import blind_index, normalise_phone
 from debtors.models import Client, Debt, DebtEvent, Debtor, EntryKind, LedgerEntry
 
 
@@ -67,7 +67,13 @@ def exact_search_filter(workspace: Workspace, query: str, *, prefix: str = "") -
         | Q(**{f"{prefix}full_name_bidx": blind_index(ws, "debtors.debtor.full_name", query, "text")})
         | Q(**{f"{prefix}external_ref": query})
     )
-    phone = blind_index(ws, "phone", query, "phone")
+    from debtors.services.debtors import REGION_FOR_JURISDICTION
+
+    try:  # stored phones are E.164: read a local number with the workspace's region
+        phone_query = normalise_phone(query, REGION_FOR_JURISDICTION.get(workspace.jurisdiction))
+    except ValueError:
+        phone_query = ""
+    phone = blind_index(ws, "phone", phone_query, "phone") if phone_query else ""
     if phone:
         q |= Q(**{f"{prefix}phone_bidx": phone})
     return q

@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -82,7 +82,11 @@ def debt_queue(request: HttpRequest, workspace: Workspace, membership: Membershi
 @workspace_view("workspace.view")
 def saved_view_create(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     name = (request.POST.get("name") or "").strip()[:60]
-    query = (request.POST.get("query") or "")[:500]
+    # A saved view keeps filters, never a search term (which may be an email or id number).
+    params = QueryDict(request.POST.get("query") or "", mutable=True)
+    params.pop("q", None)
+    params.pop("cursor", None)
+    query = params.urlencode()[:500]
     if name:
         SavedView.objects.for_workspace(workspace).update_or_create(workspace=workspace, user=_user(request), name=name, defaults={"query": query})
         messages.success(request, f"Saved view “{name}”.")

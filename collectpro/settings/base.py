@@ -316,3 +316,6 @@ PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="stripe" if STRIPE_SECRET_KEY
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 PAYMENT_LINK_TTL_DAYS = env.int("PAYMENT_LINK_TTL_DAYS", default=14)
 PAYMENT_MINIMUM_MINOR = env.int("PAYMENT_MINIMUM_MINOR", default=100)
+# How many reverse proxies (nginx, a load balancer) sit in front of gunicorn. The
+# client address is then read from X-Forwarded-For, that many hops from the right.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
