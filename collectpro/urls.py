@@ -8,7 +8,9 @@ from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
 from debtors import dashboard_views
+from consent import views as consent_views
 from debtors import views as debtor_views
+from payments import pages as payment_pages
 from payments import views as payment_views
 from payments.api import PaymentLinkCreateApi, RemittanceApi
 from payments.webhooks import stripe_webhook
@@ -52,6 +54,14 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("placements/", debtor_views.placements, name="placements"),
     path("placements/<uuid:import_id>/", debtor_views.placement_detail, name="placement_detail"),
     path("placements/<uuid:import_id>/rejects.csv", debtor_views.placement_rejects, name="placement_rejects"),
+    path("debts/<uuid:debt_id>/payment-links/", payment_pages.payment_link_create_view, name="payment_link_create"),
+    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/show/", payment_pages.payment_link_show, name="payment_link_show"),
+    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/revoke/", payment_pages.payment_link_revoke_view, name="payment_link_revoke"),
+    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/qr.svg", payment_pages.payment_link_qr, name="payment_link_qr"),
+    path("payments/reconciliation/", payment_pages.reconciliation_page, name="reconciliation"),
+    path("payments/reconciliation/exceptions/<uuid:exception_id>/resolve/", payment_pages.reconciliation_exception_resolve_view, name="reconciliation_exception_resolve"),
+    path("payments/remittance/", payment_pages.remittance_page, name="remittance"),
+    path("payments/remittance.csv", payment_pages.remittance_csv, name="remittance_csv"),
 ]
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -80,6 +90,8 @@ urlpatterns = [
     path("pay/<str:token>/preferences/", payment_views.pay_preferences, name="pay_preferences"),
     path("pay/<str:token>/privacy/", payment_views.pay_privacy, name="pay_privacy"),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
+    path("webhooks/anymail/", include("anymail.urls")),
+    path("optout/<str:token>/", consent_views.opt_out, name="opt_out"),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
     path(

@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from collectpro.context import current_request_info
-from consent.models import ConsentAction, ConsentRecord, ConsentSource, ContactAttempt, PolicyKind, PolicyVersion, Purpose
+from consent.models import (
+    ConsentAction,
+    ConsentRecord,
+    ConsentSource,
+    ContactAttempt,
+    PolicyKind,
+    PolicyVersion,
+    Purpose,
+)
 from consent.rules import Decision, can_contact
 
 

@@ -417,6 +417,9 @@ class Channel(models.TextChoices):
     fields={"content": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True)},
 )
 class Communication(TenantModel):
+    # Delivery webhooks find the message by the provider's id before the workspace is known.
+    rls_extra_read = "provider_message_id <> '' AND provider_message_id = current_setting('app.provider_ref', true)"
+
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="communications")
     debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=10, choices=Channel.choices)

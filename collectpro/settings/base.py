@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "axes",
     "django_celery_beat",
     "django_htmx",
+    "anymail",
     # CollectPro
     "collectpro",
     "accounts",
@@ -307,6 +308,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "debtors.tasks.collections_upkeep_all",
         "schedule": crontab(minute=15, hour="*"),  # hourly; each step is idempotent
     },
+    "sequences-advance": {
+        "task": "consent.tasks.sequences_advance_all",
+        "schedule": crontab(minute="*/15"),
+    },
     "payments-reconcile": {
         "task": "payments.tasks.reconcile_all",
         "schedule": crontab(minute="*/30"),
@@ -319,3 +324,8 @@ PAYMENT_MINIMUM_MINOR = env.int("PAYMENT_MINIMUM_MINOR", default=100)
 # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn. The
 # client address is then read from X-Forwarded-For, that many hops from the right.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+SMS_PROVIDER = env("SMS_PROVIDER", default="consent.sms.LoggingSmsProvider")
+ANYMAIL = {
+    "BREVO_API_KEY": env("BREVO_API_KEY", default=""),
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
+}
