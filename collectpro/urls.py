@@ -8,7 +8,9 @@ from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
 from debtors import dashboard_views
+from consent import public_views as consent_public
 from consent import views as consent_views
+from consent import workspace_views as consent_workspace
 from debtors import views as debtor_views
 from payments import pages as payment_pages
 from payments import views as payment_views
@@ -51,6 +53,8 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("debts/<uuid:debt_id>/documents/", debtor_views.document_upload, name="document_upload"),
     path("debts/<uuid:debt_id>/documents/<uuid:document_id>/", debtor_views.document_download, name="document_download"),
     path("debts/<uuid:debt_id>/actions/<slug:action>/", debtor_views.debt_action, name="debt_action"),
+    path("debtors/<uuid:debtor_id>/consent-proof.csv", consent_workspace.consent_proof_export, name="consent_proof"),
+    path("settings/contact-rules/", consent_workspace.contact_rules_settings, name="contact_rules"),
     path("placements/", debtor_views.placements, name="placements"),
     path("placements/<uuid:import_id>/", debtor_views.placement_detail, name="placement_detail"),
     path("placements/<uuid:import_id>/rejects.csv", debtor_views.placement_rejects, name="placement_rejects"),
@@ -89,9 +93,15 @@ urlpatterns = [
     path("pay/<str:token>/dispute/", payment_views.pay_dispute, name="pay_dispute"),
     path("pay/<str:token>/preferences/", payment_views.pay_preferences, name="pay_preferences"),
     path("pay/<str:token>/privacy/", payment_views.pay_privacy, name="pay_privacy"),
+    path("pay/<str:token>/consent-proof.csv", payment_views.pay_consent_proof, name="pay_consent_proof"),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
     path("webhooks/anymail/", include("anymail.urls")),
     path("optout/<str:token>/", consent_views.opt_out, name="opt_out"),
+    path("legal/cookies/", consent_public.cookies_page, name="cookies_page"),
+    path("legal/sub-processors/", consent_public.sub_processors_page, name="sub_processors"),
+    path("legal/accept/", consent_public.policy_accept, name="policy_accept"),
+    path("legal/<slug:kind>/", consent_public.policy_page, name="policy_page"),
+    path("cookies/consent/", consent_public.cookie_choice, name="cookie_choice"),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
     path(

@@ -232,3 +232,23 @@ class SubProcessor(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+
+@personal_data(
+    subject_type="visitor", subject="visitor_id", purpose="Proof of cookie choices",
+    fields={
+        "ip": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1); ePrivacy"),
+        "user_agent": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1); ePrivacy"),
+    },
+)
+class VisitorConsent(models.Model):
+    """Cookie choices of a visitor to a page outside any workspace (append-only).
+    On a debtor's page the choice is a ConsentRecord of that debtor instead."""
+
+    visitor_id = models.CharField(max_length=64, db_index=True)
+    analytics = models.BooleanField()
+    notice_version = models.CharField(max_length=20, blank=True, default="")
+    notice_hash = models.CharField(max_length=64, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True, default="")
+    created_at = models.DateTimeField(default=dj_timezone.now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -49,6 +50,8 @@ def policy_publish(*, kind: str, version: str, text: str, effective_at: datetime
             effective_at=effective_at or timezone.now(), material_change=material_change,
         )
         audit_record(action="policy.published", workspace=None, obj=policy, metadata={"kind": kind, "version": version, "material": material_change})
+        # Everyone's "already accepted" memo is now stale.
+        transaction.on_commit(lambda: cache.set("policy-generation", timezone.now().timestamp(), None))
         if material_change:
             from consent.tasks import policy_notify_debtors
 
@@ -120,3 +123,35 @@ def contact_decide(*, debt: Any, channel: str, at: datetime | None = None, actor
             metadata={"channel": channel, "reasons": [r.code for r in decision.reasons]},
         )
     return decision
+
+
+def consent_proof(*, workspace: Any, subject_type: str, subject_id: str) -> list[dict[str, Any]]:
+    """Every consent record of a person, oldest first, with the notice version and
+    the hash of its exact text — the proof that consent was given (GDPR Art. 7(1))."""
+    rows = []
+    for r in ConsentRecord.objects.for_workspace(workspace).filter(subject_type=subject_type, subject_id=str(subject_id)).order_by("created_at", "id"):
+        rows.append({
+            "time": r.created_at.isoformat(), "purpose": r.purpose, "action": r.action, "lawful_basis": r.lawful_basis,
+            "source": r.source, "notice_version": r.notice_version, "notice_sha256": r.notice_hash,
+            "ip": r.ip or "", "user_agent": r.user_agent, "recorded_by_user_id": r.actor_user_id or "",
+        })
+    return rows
+
+
+def disclosure_record(
+    *, workspace: Any, debtor: Any, recipient_type: str, recipient_name: str, categories: list[str], purpose: str, actor: Any = None
+) -> Any:
+    """Record a disclosure of a debtor's data to a third party (who, what, when, why)."""
+    from consent.models import Disclosure
+
+    if not recipient_name.strip() or not purpose.strip() or not categories:
+        raise ValidationError({"recipient_name": "Name the recipient, the categories disclosed and why."})
+    with transaction.atomic():
+        disclosure = Disclosure.objects.for_workspace(workspace).create(
+            workspace_id=getattr(workspace, "pk", workspace), debtor=debtor, recipient_type=recipient_type,
+            recipient_name=recipient_name.strip()[:200], categories=sorted(set(categories)), purpose=purpose.strip()[:200],
+            actor_user_id=getattr(actor, "pk", None),
+        )
+        audit_record(action="personal_data.disclosed", workspace=workspace, obj=debtor, actor_user_id=getattr(actor, "pk", None),
+                     metadata={"recipient_type": recipient_type, "categories": sorted(set(categories))})
+    return disclosure

@@ -49,7 +49,9 @@ def _verified(request: HttpRequest, link: PaymentLink) -> bool:
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token must not leak to other sites
+    # The token must not leak to other sites. Not "no-referrer": with it Chromium sends
+    # "Origin: null" on the page's own form posts and Django's CSRF check refuses them.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -215,3 +217,18 @@ def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
             return redirect("pay_done", token=token)
         return HttpResponse(result.note)
     return render(request, "payments/sandbox_checkout.html", {"session": session, "amount": from_minor(session.amount_minor, session.currency), "agency": session.workspace.name})
+
+
+def pay_consent_proof(request: HttpRequest, token: str) -> HttpResponse:
+    """The debtor's own proof-of-consent export (after verification)."""
+    from consent.services import consent_proof
+    from consent.workspace_views import proof_csv
+
+    link = _link_or_404(token)
+    if not _verified(request, link):
+        return redirect("pay_link", token=token)
+    with workspace_context(link.workspace):
+        rows = consent_proof(workspace=link.workspace, subject_type="debtor", subject_id=str(link.debtor_id))
+    response = HttpResponse(proof_csv(rows), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="my-consent-records.csv"'
+    return _private(response)

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     # Opens the request transaction, sets the tenant for RLS, enforces membership.
     "collectpro.tenancy.middleware.TenancyMiddleware",
+    "consent.middleware.PolicyAcceptanceMiddleware",
 ]
 
 ROOT_URLCONF = "collectpro.urls"

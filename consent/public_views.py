@@ -1,0 +1,84 @@
+"""Public pages: policies with history, cookie table and banner, sub-processors,
+policy re-acceptance after a material change."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from collectpro.context import current_request_info
+from consent.cookies import ANALYTICS_COOKIE, CONSENT_COOKIE, cookie_registry
+from consent.models import PolicyAcceptance, PolicyKind, PolicyVersion, SubProcessor, VisitorConsent
+from consent.services import policy_current
+
+YEAR = 365 * 24 * 3600
+
+
+def policy_page(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in PolicyKind.values:
+        raise Http404("No such policy")
+    current = policy_current(kind)
+    history = PolicyVersion.objects.filter(kind=kind).order_by("-effective_at")
+    return render(request, "consent/policy.html", {"kind": PolicyKind(kind).label, "current": current, "history": history})
+
+
+def cookies_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "consent/cookies.html", {"cookies": cookie_registry()})
+
+
+def sub_processors_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "consent/sub_processors.html", {"rows": SubProcessor.objects.all()})
+
+
+@require_POST
+def cookie_choice(request: HttpRequest) -> HttpResponse:
+    """Store the visitor's choice as a consent record; set the analytics cookie only
+    after consent, and remove it on refusal."""
+    analytics = request.POST.get("analytics") == "yes"
+    visitor = request.COOKIES.get(CONSENT_COOKIE, "").split(":")[0] or secrets.token_hex(16)
+    notice = policy_current(PolicyKind.COOKIES)
+    info = current_request_info()
+    VisitorConsent.objects.create(
+        visitor_id=visitor, analytics=analytics, notice_version=notice.version if notice else "",
+        notice_hash=notice.text_hash if notice else "", ip=info.ip, user_agent=info.user_agent[:400],
+    )
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = "/"
+    response = redirect(target)
+    secure = request.is_secure()
+    response.set_cookie(CONSENT_COOKIE, f"{visitor}:{'analytics' if analytics else 'necessary'}", max_age=YEAR, httponly=True, samesite="Lax", secure=secure)
+    if analytics:
+        response.set_cookie(ANALYTICS_COOKIE, secrets.token_hex(8), max_age=395 * 24 * 3600, httponly=True, samesite="Lax", secure=secure)
+    else:
+        response.delete_cookie(ANALYTICS_COOKIE)
+    return response
+
+
+def policy_accept(request: HttpRequest) -> HttpResponse:
+    """Shown after sign-in when a material change awaits the user's acceptance."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    pending = pending_policies(request.user)
+    if request.method == "POST":
+        info = current_request_info()
+        for policy in pending:
+            PolicyAcceptance.objects.get_or_create(user=request.user, policy=policy, defaults={"ip": info.ip})
+        return redirect(request.POST.get("next") if url_has_allowed_host_and_scheme(request.POST.get("next"), allowed_hosts={request.get_host()}) else "home")
+    return render(request, "consent/accept.html", {"pending": pending, "next": request.GET.get("next", "/")})
+
+
+def pending_policies(user: object) -> list[PolicyVersion]:
+    """Current privacy/terms versions with a material change the user hasn't accepted."""
+    out = []
+    for kind in (PolicyKind.PRIVACY, PolicyKind.TERMS):
+        current = policy_current(kind)
+        if current is None or not current.material_change:
+            continue
+        if not PolicyAcceptance.objects.filter(user=user, policy=current).exists():
+            out.append(current)
+    return out
