@@ -18,7 +18,7 @@ from audit.services import audit_record, record_personal_data_access
 from collectpro.tenancy.decorators import workspace_view
 from consent.models import ContactPolicy
 from consent.services import consent_proof
-from debtors.selectors import debts_visible_to
+from debtors.selectors import debtor_get, debts_visible_to
 
 PROOF_COLUMNS = ["time", "purpose", "action", "lawful_basis", "source", "notice_version", "notice_sha256", "ip", "user_agent", "recorded_by_user_id"]
 
@@ -35,13 +35,17 @@ def proof_csv(rows: list[dict[str, object]]) -> str:
 def consent_proof_export(request: HttpRequest, workspace: Workspace, membership: Membership, debtor_id: str) -> HttpResponse:
     """A debtor's proof of consent as CSV, for members who can see one of their debts
     (client users: their client's debtors only)."""
-    debt = debts_visible_to(workspace=workspace, membership=membership).select_related("debtor").filter(debtor_id=debtor_id).first()
-    if debt is None:
-        raise Http404("No such debtor")
-    rows = consent_proof(workspace=workspace, subject_type="debtor", subject_id=str(debt.debtor_id))
-    record_personal_data_access(subject=debt.debtor, fields=["consent records"], purpose="proof-of-consent export", kind=actions.PERSONAL_DATA_EXPORT)
+    if can(membership, "debts.view_all") and membership.client_id is None:
+        debtor = debtor_get(workspace=workspace, debtor_id=debtor_id)
+    else:
+        debt = debts_visible_to(workspace=workspace, membership=membership).select_related("debtor").filter(debtor_id=debtor_id).first()
+        if debt is None:
+            raise Http404("No such debtor")
+        debtor = debt.debtor
+    rows = consent_proof(workspace=workspace, subject_type="debtor", subject_id=str(debtor.pk))
+    record_personal_data_access(subject=debtor, fields=["consent records"], purpose="proof-of-consent export", kind=actions.PERSONAL_DATA_EXPORT)
     response = HttpResponse(proof_csv(rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="consent-proof-{debt.debtor_id}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="consent-proof-{debtor.pk}.csv"'
     return response
 
 

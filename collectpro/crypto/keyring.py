@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.exceptions import ValidationError
@@ -19,6 +19,10 @@ from collectpro.models import SubjectKey, WorkspaceKey
 
 class SubjectKeyShredded(Exception):
     """The person's data key was destroyed (erasure): their encrypted values are gone."""
+
+
+class WorkspaceKeyRetired(RuntimeError):
+    """A workspace key retired by rotation was needed: its material no longer exists."""
 
 
 class UnknownSubjectKey(LookupError):
@@ -88,6 +92,11 @@ def workspace_key_material(wk: WorkspaceKey) -> bytes:
     cached = _wk_cache.get(wk.pk)
     if cached is not None:
         return cached  # type: ignore[return-value]
+    if wk.retired_at is not None or not wk.wrapped_key:
+        raise WorkspaceKeyRetired(
+            f"workspace key {wk.pk} was retired by rotate_keys (its material is erased); "
+            "nothing should still be wrapped under it"
+        )
     material = get_key_provider().unwrap(wk.master_key_id, bytes(wk.wrapped_key), _wk_aad(wk))
     _wk_cache.put(wk.pk, material)
     return material
@@ -105,11 +114,14 @@ def workspace_key_create(workspace_id: int) -> WorkspaceKey:
     return wk
 
 
-def active_workspace_key(workspace_id: int) -> WorkspaceKey:
-    """The newest workspace key wrapped by the primary master key, created if needed."""
+def active_workspace_key(workspace_id: int, *, use_cache: bool = True) -> WorkspaceKey:
+    """The newest workspace key wrapped by the primary master key, created if needed.
+
+    ``use_cache=False`` asks the database: a cached key may have been retired since
+    by ``rotate_keys`` running in another process."""
     primary = get_key_provider().primary_key_id
     cache_key = ("active", workspace_id, primary)
-    cached = _wk_cache.get(cache_key)
+    cached = _wk_cache.get(cache_key) if use_cache else None
     if cached is not None:
         return cached  # type: ignore[return-value]
     wk = (
@@ -141,7 +153,9 @@ def subject_key_for(workspace_id: int, subject_type: str, subject_id: str) -> tu
     qs = SubjectKey.objects.for_workspace(workspace_id)
     sk = qs.filter(subject_type=subject_type, subject_id=subject_id).first()
     if sk is None:
-        wk = active_workspace_key(workspace_id)
+        # Never wrap a new data key under a cached workspace key: if a rotation elsewhere
+        # retired it (and erased it), the new key would be unreadable everywhere else.
+        wk = active_workspace_key(workspace_id, use_cache=False)
         material = os.urandom(KEY_BYTES)
         sk = SubjectKey(
             workspace_id=workspace_id, subject_type=subject_type, subject_id=subject_id, workspace_key=wk
@@ -200,11 +214,18 @@ def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> 
     return bool(updated)
 
 
-def subject_keys_bulk_create(workspace_id: int, subject_type: str, subject_ids: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+def subject_keys_bulk_create(
+    workspace_id: int,
+    subject_type: str,
+    subject_ids: Iterable[str],
+    *,
+    insert: Callable[[list[SubjectKey]], None] | None = None,
+) -> dict[str, tuple[str, bytes]]:
     """Create data keys for many *new* subjects in one INSERT (a placement import's
     new debtors) and prime the caches, so encrypting their fields right after needs
-    no further query. The ids must be fresh: an existing key fails the whole batch."""
-    wk = active_workspace_key(workspace_id)
+    no further query. The ids must be fresh: an existing key fails the whole batch.
+    ``insert`` replaces ``bulk_create`` for the unsaved rows (e.g. PostgreSQL COPY)."""
+    wk = active_workspace_key(workspace_id, use_cache=False)  # see subject_key_for
     kek = workspace_key_material(wk)
     rows: list[SubjectKey] = []
     out: dict[str, tuple[str, bytes]] = {}
@@ -214,10 +235,13 @@ def subject_keys_bulk_create(workspace_id: int, subject_type: str, subject_ids: 
         sk.wrapped_key = _wrap(kek, material, _sk_aad(sk))
         rows.append(sk)
         out[subject_id] = (str(sk.pk), material)
-    SubjectKey.objects.for_workspace(workspace_id).bulk_create(rows)
+    if insert is not None:
+        insert(rows)
+    else:
+        SubjectKey.objects.for_workspace(workspace_id).bulk_create(rows)
     for subject_id, (key_id, material) in out.items():
         _sk_by_subject.put((workspace_id, subject_type, subject_id), (key_id, material))
-        _sk_cache.put(key_id, material)
+        _sk_cache.put((workspace_id, key_id), material)
     return out
 
 
@@ -238,5 +262,5 @@ def subject_keys_load(workspace_id: int, subject_type: str, subject_ids: Iterabl
             continue
         material = _unwrap(keks[sk.workspace_key_id], bytes(sk.wrapped_key), _sk_aad(sk))
         _sk_by_subject.put((workspace_id, subject_type, sk.subject_id), (str(sk.pk), material))
-        _sk_cache.put(str(sk.pk), material)
+        _sk_cache.put((workspace_id, str(sk.pk)), material)
     return shredded

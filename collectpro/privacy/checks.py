@@ -26,10 +26,17 @@ LOOKS_PERSONAL = re.compile(
 )
 
 
+def _models(app_configs: Any) -> list[Any]:
+    # Like Django's own model checks: only the given apps when the framework names them.
+    if app_configs is None:
+        return list(apps.get_models())
+    return [model for app_config in app_configs for model in app_config.get_models()]
+
+
 @checks.register(checks.Tags.models)
 def check_personal_data_declared(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
-    for model in apps.get_models():
+    for model in _models(app_configs):
         if model._meta.app_label not in PROJECT_APPS:
             continue
         decl = declaration_for(model)

@@ -198,9 +198,10 @@ class DebtStatusApi(DebtScopedMixin, GenericAPIView[Debt]):
 
     @extend_schema(summary="Change a debt's status (allowed transitions only)", request=s.StatusInput, responses=s.DebtOutput)
     def post(self, request: Request, id: str) -> Response:
+        debt = self.debt()  # 404 for someone else's debt before looking at the body
         data = s.StatusInput(data=request.data)
         data.is_valid(raise_exception=True)
-        debt = debt_services.debt_change_status(debt=self.debt(), **data.validated_data)
+        debt = debt_services.debt_change_status(debt=debt, **data.validated_data)
         return Response(s.DebtOutput(debt).data)
 
 
