@@ -2,7 +2,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collectpro.settings.local")
+# Like wsgi.py: workers are production processes unless told otherwise.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collectpro.settings.production")
 
 app = Celery("collectpro")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -205,11 +205,20 @@ def subject_key_rewrap(sk: SubjectKey, new_wk: WorkspaceKey) -> None:
 
 def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> bool:
     """Destroy a person's data key. Returns False if they had none."""
-    updated = (
-        SubjectKey.objects.for_workspace(workspace_id)
-        .filter(subject_type=subject_type, subject_id=subject_id, shredded_at__isnull=True)
-        .update(wrapped_key=None, shredded_at=timezone.now())
-    )
+    from audit import actions
+    from audit.services import audit_record
+
+    with transaction.atomic():
+        updated = (
+            SubjectKey.objects.for_workspace(workspace_id)
+            .filter(subject_type=subject_type, subject_id=subject_id, shredded_at__isnull=True)
+            .update(wrapped_key=None, shredded_at=timezone.now())
+        )
+        if updated:
+            audit_record(
+                action=actions.SUBJECT_KEY_SHREDDED, workspace=workspace_id,
+                object_type=subject_type, object_id=str(subject_id),
+            )
     clear_cache()
     return bool(updated)
 

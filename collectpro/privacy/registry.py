@@ -63,7 +63,10 @@ class Retention:
 
     def __str__(self) -> str:
         years, rem = divmod(self.days, 365)
-        span = f"{years} years" if rem == 0 and years else f"{self.days} days"
+        if rem == 0 and years:
+            span = f"{years} year" + ("s" if years != 1 else "")
+        else:
+            span = f"{self.days} day" + ("s" if self.days != 1 else "")
         return f"{span} after {self.trigger} ({self.source})"
 
 

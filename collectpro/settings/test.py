@@ -34,3 +34,6 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"api_key": "10000/min"},
 }
+# Serve static files from the finders in tests (no collectstatic, no warning).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -45,7 +45,7 @@ class Command(BaseCommand):
 
     def _report(self, report: Any, label: str) -> list[str]:
         if report.ok:
-            self.stdout.write(f"{label}: OK — {report.events} events, head {report.head_hash[:16]}…")
+            self.stdout.write(f"{label}: OK — {report.events} events, head {report.head_hash}")
             return []
         self.stdout.write(self.style.ERROR(f"{label}: BROKEN — {report.problem}"))
         return [str(report.problem)]

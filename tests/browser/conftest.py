@@ -1,0 +1,133 @@
+"""Headless-browser fixtures: Debian's Chromium driven by Playwright's sync API.
+
+The browser talks to pytest-django's ``live_server``, so every test here uses a
+transactional database (the server thread must see committed rows). Playwright's
+sync API keeps an event loop running in the main thread for as long as the
+(session-wide) browser lives; Django refuses ORM calls from a thread with a running
+loop unless DJANGO_ALLOW_ASYNC_UNSAFE is set. These tests call the ORM between page
+actions, and every test that runs after them in the same session shares the main
+thread, hence the flag is set at import, for the whole session.
+
+Without /usr/bin/chromium the tests are skipped locally, but fail in CI (CI=true):
+a CI image that silently lost its browser must not turn the suite green.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from playwright.sync_api import Browser, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from accounts.models import User
+from accounts.services import api_key_create, workspace_create
+from collectpro.tenancy import workspace_context
+from debtors.services import client_create
+from tests.conftest import PASSWORD, World
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-output" / "screenshots"
+# Short enough that a broken page fails fast, long enough for a loaded CI machine.
+TIMEOUT_MS = 10_000
+
+
+def totp_code(secret: str, *, at: float | None = None, period: int = 30, digits: int = 6) -> str:
+    """RFC 6238 TOTP (HMAC-SHA1) for a base32 ``secret``, as an authenticator app shows it."""
+    key = base64.b32decode(secret.replace(" ", "").upper(), casefold=True)
+    counter = int((time.time() if at is None else at) // period)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 10**digits:0{digits}d}"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing, and CI=true: browser tests must run in CI.")
+        pytest.skip(f"{CHROMIUM} is missing; browser tests skipped (they run in CI).")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the live server."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    # On in-memory SQLite the live server shares the test's one connection across
+    # its request threads; Chromium's unprompted favicon request could otherwise run
+    # a transaction concurrently with the page's own request.
+    context.route("**/favicon.ico", lambda route: route.abort())
+    page = context.new_page()
+    # A Content-Security-Policy violation is invisible in a screenshot but breaks
+    # styles or scripts for real users; no page may cause one.
+    csp_violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: csp_violations.append(f"{page.url}: {msg.text}") if "Content Security Policy" in msg.text else None,
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not csp_violations, "CSP violations:\n" + "\n".join(csp_violations)
+
+
+@pytest.fixture
+def browser_world(transactional_db: None) -> World:
+    """tests/conftest.py's ``world``, committed so the live server can see it."""
+    # allauth's rate limits and used-TOTP-code markers live in the (process-wide)
+    # cache, which the live server shares with the test; start each test clean.
+    cache.clear()
+    a = workspace_create(
+        slug="acme",
+        name="Acme Collections",
+        owner_email="alice@example.com",
+        owner_password=PASSWORD,
+        jurisdiction="IN",
+    )
+    b = workspace_create(
+        slug="globex", name="Globex Recovery", owner_email="bob@example.com", owner_password=PASSWORD, jurisdiction="US"
+    )
+    alice = User.objects.get(email="alice@example.com")
+    bob = User.objects.get(email="bob@example.com")
+    charlie = User.objects.create_user(email="charlie@example.com", password=PASSWORD)
+    with workspace_context(a):
+        client_create(workspace=a, name="Sahyadri Bank", reference="SAHYADRI", commission_rate_bps=1500)
+        key_a = api_key_create(workspace=a, name="A integration").secret
+    with workspace_context(b):
+        client_create(workspace=b, name="Lone Star CU", reference="LSCU")
+        key_b = api_key_create(workspace=b, name="B integration").secret
+    return World(a, b, alice, bob, charlie, key_a, key_b)
