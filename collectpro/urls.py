@@ -7,10 +7,12 @@ from accounts import views as account_views
 from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
-from debtors import dashboard_views
+from consent import api as consent_api
 from consent import public_views as consent_public
+from consent import ui_views as consent_ui
 from consent import views as consent_views
 from consent import workspace_views as consent_workspace
+from debtors import dashboard_views
 from debtors import views as debtor_views
 from payments import pages as payment_pages
 from payments import views as payment_views
@@ -62,10 +64,21 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/show/", payment_pages.payment_link_show, name="payment_link_show"),
     path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/revoke/", payment_pages.payment_link_revoke_view, name="payment_link_revoke"),
     path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/qr.svg", payment_pages.payment_link_qr, name="payment_link_qr"),
+    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/send/", payment_pages.payment_link_send, name="payment_link_send"),
     path("payments/reconciliation/", payment_pages.reconciliation_page, name="reconciliation"),
     path("payments/reconciliation/exceptions/<uuid:exception_id>/resolve/", payment_pages.reconciliation_exception_resolve_view, name="reconciliation_exception_resolve"),
     path("payments/remittance/", payment_pages.remittance_page, name="remittance"),
     path("payments/remittance.csv", payment_pages.remittance_csv, name="remittance_csv"),
+    path("communications/templates/", consent_ui.template_list, name="comms_templates"),
+    path("communications/templates/preview/", consent_ui.template_preview, name="comms_template_preview"),
+    path("communications/templates/<uuid:template_id>/", consent_ui.template_detail, name="comms_template_detail"),
+    path("communications/sequences/", consent_ui.sequence_list, name="comms_sequences"),
+    path("communications/sequences/<uuid:sequence_id>/", consent_ui.sequence_detail, name="comms_sequence_detail"),
+    path("debts/<uuid:debt_id>/consent/", consent_ui.debt_consent_change, name="debt_consent_change"),
+    path("debts/<uuid:debt_id>/consent/send/", consent_ui.debt_message_send, name="debt_message_send"),
+    path("debts/<uuid:debt_id>/consent/disclosures/", consent_ui.debt_disclosure_record, name="debt_disclosure_record"),
+    path("debts/<uuid:debt_id>/sequences/", consent_ui.debt_sequence_enrol, name="debt_sequence_enrol"),
+    path("debts/<uuid:debt_id>/sequences/<uuid:enrolment_id>/pause/", consent_ui.debt_sequence_pause, name="debt_sequence_pause"),
 ]
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -73,6 +86,9 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("debtors.api.urls")),
     path("payment-links/", PaymentLinkCreateApi.as_view(), name="api_payment_links"),
     path("remittance/", RemittanceApi.as_view(), name="api_remittance"),
+    path("debtors/<uuid:id>/consent/", consent_api.DebtorConsentApi.as_view(), name="api_debtor_consent"),
+    path("debts/<uuid:id>/contact-check/", consent_api.ContactCheckApi.as_view(), name="api_debt_contact_check"),
+    path("debts/<uuid:id>/sequences/", consent_api.DebtSequencesApi.as_view(), name="api_debt_sequences"),
 ]
 
 urlpatterns = [

@@ -85,10 +85,14 @@ def bar_chart(
     show_values = len(bars) <= 12 if show_values is None else show_values
     slot = plot_w / max(len(bars), 1)
     base_y = top_pad + plot_h
-    out.append(f'<line class="chart-axis" x1="{left}" y1="{_n(base_y)}" x2="{width - right}" y2="{_n(base_y)}" stroke="currentColor"/>')
+    out.append(
+        f'<line class="chart-axis" x1="{left}" y1="{_n(base_y)}" x2="{width - right}" y2="{_n(base_y)}" stroke="currentColor"/>'
+    )
     if not show_values and top > 0:
         text = next(b.text for b in bars if b.value == top)
-        out.append(f'<line class="chart-grid" x1="{left}" y1="{top_pad}" x2="{width - right}" y2="{top_pad}" stroke="currentColor" stroke-dasharray="3 3"/>')
+        out.append(
+            f'<line class="chart-grid" x1="{left}" y1="{top_pad}" x2="{width - right}" y2="{top_pad}" stroke="currentColor" stroke-dasharray="3 3"/>'
+        )
         out.append(f'<text class="chart-note" x="{left}" y="{top_pad - 6}">max {escape(text)}</text>')
     for i, bar in enumerate(bars):
         h = _height(bar.value, top, plot_h)
@@ -99,9 +103,13 @@ def bar_chart(
             f"{_tip(bar.label, bar.text, bar.hint)}</rect>"
         )
         if show_values:
-            out.append(f'<text class="chart-value" x="{_n(cx)}" y="{_n(base_y - h - 5)}" text-anchor="middle">{escape(bar.text)}</text>')
+            out.append(
+                f'<text class="chart-value" x="{_n(cx)}" y="{_n(base_y - h - 5)}" text-anchor="middle">{escape(bar.text)}</text>'
+            )
         if i % max(label_every, 1) == 0:
-            out.append(f'<text class="chart-label" x="{_n(cx)}" y="{height - 8}" text-anchor="middle">{escape(_short(bar.label, 12))}</text>')
+            out.append(
+                f'<text class="chart-label" x="{_n(cx)}" y="{height - 8}" text-anchor="middle">{escape(_short(bar.label, 12))}</text>'
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -129,7 +137,9 @@ def grouped_bars(
         out.append(f'<rect class="chart-series-{s}" x="{x}" y="4" width="12" height="12" fill="currentColor"/>')
         out.append(f'<text class="chart-label" x="{x + 16}" y="14">{escape(name)}</text>')
         x += 24 + 8 * len(name)
-    out.append(f'<line class="chart-axis" x1="{left}" y1="{_n(base_y)}" x2="{width - right}" y2="{_n(base_y)}" stroke="currentColor"/>')
+    out.append(
+        f'<line class="chart-axis" x1="{left}" y1="{_n(base_y)}" x2="{width - right}" y2="{_n(base_y)}" stroke="currentColor"/>'
+    )
     slot = plot_w / max(len(groups), 1)
     inner = slot * 0.8 / max(len(series), 1)
     for g, group in enumerate(groups):
@@ -142,8 +152,12 @@ def grouped_bars(
                 f'<rect class="chart-series-{s}" x="{_n(bx + inner * 0.05)}" y="{_n(base_y - h)}" width="{_n(inner * 0.9)}" '
                 f'height="{_n(h)}" fill="currentColor">{_tip(f"{group.label}, {name}", text)}</rect>'
             )
-            out.append(f'<text class="chart-value" x="{_n(bx + inner / 2)}" y="{_n(base_y - h - 5)}" text-anchor="middle">{escape(text)}</text>')
-        out.append(f'<text class="chart-label" x="{_n(left + g * slot + slot / 2)}" y="{height - 8}" text-anchor="middle">{escape(_short(group.label, 40))}</text>')
+            out.append(
+                f'<text class="chart-value" x="{_n(bx + inner / 2)}" y="{_n(base_y - h - 5)}" text-anchor="middle">{escape(text)}</text>'
+            )
+        out.append(
+            f'<text class="chart-label" x="{_n(left + g * slot + slot / 2)}" y="{height - 8}" text-anchor="middle">{escape(_short(group.label, 40))}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -158,7 +172,9 @@ def horizontal_bars(
     row_height: int = 28,
 ) -> str:
     """One labelled row per bar (aging buckets, clients), value text after the bar."""
-    label_w, value_w, pad = 150, 110, 6
+    label_w, pad = 150, 6
+    # Room after the longest bar for its text (about 7 units per character at FONT).
+    value_w = min(width // 2, max(48, 7 * max((len(b.text) for b in bars), default=0) + 12))
     height = max(len(bars), 1) * row_height + 2 * pad
     out = _open(chart_id, title, desc, width, height, "hbars")
     plot_w = width - label_w - value_w
@@ -167,12 +183,16 @@ def horizontal_bars(
         y = pad + i * row_height
         w = _height(bar.value, top, plot_w)
         mid = y + row_height / 2 + FONT / 3
-        out.append(f'<text class="chart-label" x="{label_w - 8}" y="{_n(mid)}" text-anchor="end">{escape(_short(bar.label))}</text>')
+        out.append(
+            f'<text class="chart-label" x="{label_w - 8}" y="{_n(mid)}" text-anchor="end">{escape(_short(bar.label))}</text>'
+        )
         out.append(
             f'<rect class="chart-bar" x="{label_w}" y="{_n(y + row_height * 0.2)}" width="{_n(w)}" height="{_n(row_height * 0.6)}" '
             f'fill="currentColor">{_tip(bar.label, bar.text, bar.hint)}</rect>'
         )
         out.append(f'<text class="chart-value" x="{_n(label_w + w + 6)}" y="{_n(mid)}">{escape(bar.text)}</text>')
-    out.append(f'<line class="chart-axis" x1="{label_w}" y1="{pad}" x2="{label_w}" y2="{height - pad}" stroke="currentColor"/>')
+    out.append(
+        f'<line class="chart-axis" x1="{label_w}" y1="{pad}" x2="{label_w}" y2="{height - pad}" stroke="currentColor"/>'
+    )
     out.append("</svg>")
     return "".join(out)

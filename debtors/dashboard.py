@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from time import time_ns
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -91,7 +92,7 @@ def money(minor: int | None, currency: str) -> str:
     text = from_minor(minor or 0, currency)
     sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
     whole, dot, fraction = digits.partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
@@ -142,9 +143,18 @@ def _scope_key(membership: Membership) -> str:
     return f"m{membership.pk}:{membership.role}:c{membership.client_id or '-'}"
 
 
-def _cached(name: str, workspace: Workspace, membership: Membership, today: date, compute: Callable[[], T], extra: str = "") -> T:
-    key = f"dashboard:v{CACHE_VERSION}:{name}:w{workspace.pk}:{workspace.currency}:{_scope_key(membership)}:{extra}:{today.isoformat()}"
-    return cache.get_or_set(key, compute, CACHE_SECONDS)  # type: ignore[no-any-return]
+def figures_changed(workspace_id: int) -> None:
+    """Called when money moves (debtors.services.ledger): the next dashboard view
+    recomputes instead of showing the last minute's figures."""
+    cache.set(f"dashboard-gen:w{workspace_id}", time_ns(), None)
+
+
+def _cached(
+    name: str, workspace: Workspace, membership: Membership, today: date, compute: Callable[[], T], extra: str = ""
+) -> T:
+    generation = cache.get(f"dashboard-gen:w{workspace.pk}", 0)
+    key = f"dashboard:v{CACHE_VERSION}:g{generation}:{name}:w{workspace.pk}:{workspace.currency}:{_scope_key(membership)}:{extra}:{today.isoformat()}"
+    return cast(T, cache.get_or_set(key, compute, CACHE_SECONDS))
 
 
 def _visible(workspace: Workspace, membership: Membership, client: Client | None = None) -> QuerySet[Debt]:
@@ -164,7 +174,7 @@ def _collected(period: Q | None = None) -> Sum:
     return Sum("amount_minor", filter=condition)
 
 
-def _entry_commission(bps: int) -> ExpressionWrapper:
+def entry_commission(bps: int) -> ExpressionWrapper:
     """``commission_minor`` in SQL, per entry (integer division truncates towards zero)."""
     return ExpressionWrapper(F("amount_minor") * Value(bps) / Value(10_000), output_field=BigIntegerField())
 
@@ -172,7 +182,7 @@ def _entry_commission(bps: int) -> ExpressionWrapper:
 def _commission(bps: int, period: Q | None = None) -> Sum:
     """SUM of per-entry commissions (negative, like ``_collected``)."""
     condition = COLLECTION if period is None else COLLECTION & period
-    return Sum(_entry_commission(bps), filter=condition)
+    return Sum(entry_commission(bps), filter=condition)
 
 
 def _posted_between(start: datetime, end: datetime) -> Q:
@@ -243,7 +253,9 @@ def overview(*, workspace: Workspace, membership: Membership, today: date) -> di
     return _cached("overview", workspace, membership, today, compute)
 
 
-def collections_by_day(*, workspace: Workspace, membership: Membership, today: date, days: int = COLLECTIONS_DAYS) -> dict[str, Any]:
+def collections_by_day(
+    *, workspace: Workspace, membership: Membership, today: date, days: int = COLLECTIONS_DAYS
+) -> dict[str, Any]:
     """Net collections per day (workspace timezone) over the last ``days`` days,
     today included; days without money are zeros. One GROUP BY query."""
 
@@ -291,12 +303,19 @@ def aging_buckets(*, workspace: Workspace, membership: Membership, today: date) 
         )
         found = {row["bucket"]: row for row in rows}
         buckets = [
-            {"key": key, "label": label, "count": found.get(key, {}).get("count", 0), "amount": found.get(key, {}).get("amount") or 0}
+            {
+                "key": key,
+                "label": label,
+                "count": found.get(key, {}).get("count", 0),
+                "amount": found.get(key, {}).get("amount") or 0,
+            }
             for key, label, _limit in AGING_BUCKETS
         ]
         if NO_DUE_DATE[0] in found:
             row = found[NO_DUE_DATE[0]]
-            buckets.append({"key": NO_DUE_DATE[0], "label": NO_DUE_DATE[1], "count": row["count"], "amount": row["amount"] or 0})
+            buckets.append(
+                {"key": NO_DUE_DATE[0], "label": NO_DUE_DATE[1], "count": row["count"], "amount": row["amount"] or 0}
+            )
         return {"currency": workspace.currency, "buckets": buckets, "total": sum(b["amount"] for b in buckets)}
 
     return _cached("aging", workspace, membership, today, compute)
@@ -311,13 +330,19 @@ def clients_liquidation(*, workspace: Workspace, membership: Membership, today: 
         debts = _visible(workspace, membership)
         placed_rows = (
             debts.values("client_id", "client__name")
-            .annotate(debts=Count("id"), placed=Sum("original_amount_minor"), outstanding=Sum("balance_minor", filter=OPEN))
+            .annotate(
+                debts=Count("id"), placed=Sum("original_amount_minor"), outstanding=Sum("balance_minor", filter=OPEN)
+            )
             .order_by("-placed", "client__name")
         )
         clients = list(placed_rows)
         collected = {
             row["debt__client_id"]: _neg(row["total"])
-            for row in _entries(workspace, debts).filter(COLLECTION).values("debt__client_id").annotate(total=Sum("amount_minor")).order_by()
+            for row in _entries(workspace, debts)
+            .filter(COLLECTION)
+            .values("debt__client_id")
+            .annotate(total=Sum("amount_minor"))
+            .order_by()
         }
         rows = []
         for row in clients[:MAX_CLIENTS]:
@@ -344,10 +369,14 @@ def promise_outcomes(*, workspace: Workspace, membership: Membership, today: dat
     (kept / (kept + broken)). One aggregate query."""
 
     def compute() -> dict[str, Any]:
-        counts = PromiseToPay.objects.for_workspace(workspace).filter(debt__in=_visible(workspace, membership).values("pk")).aggregate(
-            kept=Count("id", filter=Q(status=PromiseStatus.KEPT)),
-            broken=Count("id", filter=Q(status=PromiseStatus.BROKEN)),
-            pending=Count("id", filter=Q(status=PromiseStatus.PENDING)),
+        counts = (
+            PromiseToPay.objects.for_workspace(workspace)
+            .filter(debt__in=_visible(workspace, membership).values("pk"))
+            .aggregate(
+                kept=Count("id", filter=Q(status=PromiseStatus.KEPT)),
+                broken=Count("id", filter=Q(status=PromiseStatus.BROKEN)),
+                pending=Count("id", filter=Q(status=PromiseStatus.PENDING)),
+            )
         )
         return {**counts, "keep_rate_bps": rate_bps(counts["kept"], counts["kept"] + counts["broken"])}
 
@@ -371,7 +400,9 @@ def agent_leaderboard(*, workspace: Workspace, membership: Membership, today: da
         debts = _visible(workspace, membership).filter(assigned_agent__isnull=False)
         portfolios = (
             debts.values("assigned_agent_id", "assigned_agent__email", "assigned_agent__full_name")
-            .annotate(debts=Count("id"), open_debts=Count("id", filter=OPEN), outstanding=Sum("balance_minor", filter=OPEN))
+            .annotate(
+                debts=Count("id"), open_debts=Count("id", filter=OPEN), outstanding=Sum("balance_minor", filter=OPEN)
+            )
             .order_by()
         )
         this_month = _posted_between(_midnight(_month_start(today), tz), _midnight(today + timedelta(days=1), tz))
@@ -416,8 +447,16 @@ def client_portal(*, workspace: Workspace, membership: Membership, client: Clien
         debts = _visible(workspace, membership, client)
         labels = dict(DebtStatus.choices)
         statuses = [
-            {"status": row["status"], "label": labels.get(row["status"], row["status"]), "count": row["count"], "balance": row["balance"] or 0, "placed": row["placed"] or 0}
-            for row in debts.values("status").annotate(count=Count("id"), balance=Sum("balance_minor"), placed=Sum("original_amount_minor")).order_by("status")
+            {
+                "status": row["status"],
+                "label": labels.get(row["status"], row["status"]),
+                "count": row["count"],
+                "balance": row["balance"] or 0,
+                "placed": row["placed"] or 0,
+            }
+            for row in debts.values("status")
+            .annotate(count=Count("id"), balance=Sum("balance_minor"), placed=Sum("original_amount_minor"))
+            .order_by("status")
         ]
         this_start = _month_start(today)
         last_start = _add_months(this_start, -1)
@@ -442,7 +481,7 @@ def client_portal(*, workspace: Workspace, membership: Membership, client: Clien
             entries.filter(COLLECTION, _posted_between(_midnight(first_month, tz), tomorrow))
             .annotate(month=TruncMonth("posted_at", tzinfo=tz))
             .values("month")
-            .annotate(total=Sum("amount_minor"), commission=Sum(_entry_commission(bps)))
+            .annotate(total=Sum("amount_minor"), commission=Sum(entry_commission(bps)))
             .order_by("month")
         )
         by_month = {_as_date(row["month"]): row for row in monthly_rows}
@@ -451,7 +490,9 @@ def client_portal(*, workspace: Workspace, membership: Membership, client: Clien
             month = _add_months(first_month, offset)
             row = by_month.get(month, {})
             collected, commission = _neg(row.get("total")), _neg(row.get("commission"))
-            months.append({"month": month, "collected": collected, "commission": commission, "net": collected - commission})
+            months.append(
+                {"month": month, "collected": collected, "commission": commission, "net": collected - commission}
+            )
         return {
             "currency": workspace.currency,
             "client": {"id": client.pk, "name": client.name, "reference": client.reference, "commission_rate_bps": bps},
@@ -472,7 +513,9 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def statement_entries(*, workspace: Workspace, membership: Membership, client: Client, month: date) -> QuerySet[LedgerEntry, tuple[Any, ...]]:
+def statement_entries(
+    *, workspace: Workspace, membership: Membership, client: Client, month: date
+) -> QuerySet[LedgerEntry, tuple[Any, ...]]:
     """The collection entries of ``client``'s visible debts posted in ``month``
     (workspace timezone), oldest first, as ``(posted_at, debt reference, kind,
     amount_minor)`` tuples — no debtor names or contact details. Not cached: a

@@ -31,7 +31,9 @@ STATEMENT_DOWNLOADED = "statement.downloaded"
 STATEMENT_HEADER = ["date", "debt_reference", "kind", "amount", "commission", "net"]
 
 
-def _chart(chart_id: str, title: str, svg: str, columns: list[str], rows: list[list[str]], note: str = "") -> dict[str, Any]:
+def _chart(
+    chart_id: str, title: str, svg: str, columns: list[str], rows: list[list[str]], note: str = ""
+) -> dict[str, Any]:
     """What ``debtors/_chart.html`` renders: the SVG, then the same numbers as a table."""
     return {"id": chart_id, "title": title, "svg": svg, "columns": columns, "rows": rows, "note": note}
 
@@ -49,8 +51,16 @@ def _compare_chart(o: dict[str, Any]) -> dict[str, Any]:
     last, this = o["last_month_label"], o["this_month_label"]
     same_days = f"Days 1–{day}"
     groups = [
-        Group(same_days, [o["collected_last_month_to_date"], o["collected_this_month"]], [money(o["collected_last_month_to_date"], cur), money(o["collected_this_month"], cur)]),
-        Group("Whole month (this month so far)", [o["collected_last_month"], o["collected_this_month"]], [money(o["collected_last_month"], cur), money(o["collected_this_month"], cur)]),
+        Group(
+            same_days,
+            [o["collected_last_month_to_date"], o["collected_this_month"]],
+            [money(o["collected_last_month_to_date"], cur), money(o["collected_this_month"], cur)],
+        ),
+        Group(
+            "Whole month (this month so far)",
+            [o["collected_last_month"], o["collected_this_month"]],
+            [money(o["collected_last_month"], cur), money(o["collected_this_month"], cur)],
+        ),
     ]
     svg = grouped_bars(
         chart_id="chart-compare",
@@ -60,16 +70,26 @@ def _compare_chart(o: dict[str, Any]) -> dict[str, Any]:
         groups=groups,
     )
     rows = [
-        [same_days, money(o["collected_last_month_to_date"], cur), money(o["collected_this_month"], cur), _change(o["collected_this_month"], o["collected_last_month_to_date"])],
+        [
+            same_days,
+            money(o["collected_last_month_to_date"], cur),
+            money(o["collected_this_month"], cur),
+            _change(o["collected_this_month"], o["collected_last_month_to_date"]),
+        ],
         ["Whole month", money(o["collected_last_month"], cur), money(o["collected_this_month"], cur) + " (so far)", ""],
     ]
-    return _chart("compare", "This month vs last", svg, ["Period", f"{last} ({cur})", f"{this} ({cur})", "Change"], rows)
+    return _chart(
+        "compare", "This month vs last", svg, ["Period", f"{last} ({cur})", f"{this} ({cur})", "Change"], rows
+    )
 
 
 def _by_day_chart(d: dict[str, Any]) -> dict[str, Any]:
     cur = d["currency"]
     days = d["days"]
-    bars = [Bar(f"{x['date'].day} {x['date']:%b}", x["amount"], money(x["amount"], cur), x["date"].strftime("%a %d %b %Y")) for x in days]
+    bars = [
+        Bar(f"{x['date'].day} {x['date']:%b}", x["amount"], money(x["amount"], cur), x["date"].strftime("%a %d %b %Y"))
+        for x in days
+    ]
     svg = bar_chart(
         chart_id="chart-by-day",
         title=f"Collections by day, last {len(days)} days",
@@ -78,13 +98,18 @@ def _by_day_chart(d: dict[str, Any]) -> dict[str, Any]:
         label_every=5,
     )
     rows = [[x["date"].strftime("%a %d %b %Y"), money(x["amount"], cur), str(x["payments"])] for x in reversed(days)]
-    return _chart("by-day", f"Collections by day (last {len(days)} days)", svg, ["Date", f"Collected ({cur})", "Payments"], rows)
+    return _chart(
+        "by-day", f"Collections by day (last {len(days)} days)", svg, ["Date", f"Collected ({cur})", "Payments"], rows
+    )
 
 
 def _aging_chart(a: dict[str, Any]) -> dict[str, Any]:
     cur = a["currency"]
     plural = {True: "debt", False: "debts"}
-    bars = [Bar(b["label"], b["amount"], f"{money(b['amount'], cur)} · {b['count']} {plural[b['count'] == 1]}") for b in a["buckets"]]
+    bars = [
+        Bar(b["label"], b["amount"], f"{money(b['amount'], cur)} · {b['count']} {plural[b['count'] == 1]}")
+        for b in a["buckets"]
+    ]
     svg = horizontal_bars(
         chart_id="chart-aging",
         title="Aging of open balances",
@@ -97,7 +122,9 @@ def _aging_chart(a: dict[str, Any]) -> dict[str, Any]:
 
 def _clients_chart(c: dict[str, Any]) -> dict[str, Any]:
     cur = c["currency"]
-    bars = [Bar(x["name"], x["liquidation_bps"] or 0, format_bps(x["liquidation_bps"]), x["name"]) for x in c["clients"]]
+    bars = [
+        Bar(x["name"], x["liquidation_bps"] or 0, format_bps(x["liquidation_bps"]), x["name"]) for x in c["clients"]
+    ]
     svg = horizontal_bars(
         chart_id="chart-clients",
         title="Liquidation rate by client",
@@ -105,10 +132,21 @@ def _clients_chart(c: dict[str, Any]) -> dict[str, Any]:
         bars=bars,
     )
     rows = [
-        [x["name"], str(x["debts"]), money(x["placed"], cur), money(x["collected"], cur), money(x["outstanding"], cur), format_bps(x["liquidation_bps"])]
+        [
+            x["name"],
+            str(x["debts"]),
+            money(x["placed"], cur),
+            money(x["collected"], cur),
+            money(x["outstanding"], cur),
+            format_bps(x["liquidation_bps"]),
+        ]
         for x in c["clients"]
     ]
-    note = f"The {len(c['clients'])} largest of {c['client_count']} clients by amount placed." if c["client_count"] > len(c["clients"]) else ""
+    note = (
+        f"The {len(c['clients'])} largest of {c['client_count']} clients by amount placed."
+        if c["client_count"] > len(c["clients"])
+        else ""
+    )
     columns = ["Client", "Debts", f"Placed ({cur})", f"Collected ({cur})", f"Outstanding ({cur})", "Liquidation"]
     return _chart("clients", "Recovery by client", svg, columns, rows, note)
 
@@ -121,7 +159,9 @@ def _promises_chart(p: dict[str, Any]) -> dict[str, Any]:
         desc=f"{p['kept']} kept, {p['broken']} broken, {p['pending']} pending; keep rate {format_bps(p['keep_rate_bps'])}.",
         bars=[Bar(label, n, str(n)) for label, n in outcomes],
     )
-    rows = [[label, str(n)] for label, n in outcomes] + [["Keep rate (kept ÷ kept and broken)", format_bps(p["keep_rate_bps"])]]
+    rows = [[label, str(n)] for label, n in outcomes] + [
+        ["Keep rate (kept ÷ kept and broken)", format_bps(p["keep_rate_bps"])]
+    ]
     return _chart("promises", "Promises kept vs broken", svg, ["Outcome", "Promises"], rows)
 
 
@@ -145,14 +185,18 @@ def dashboard(request: HttpRequest, workspace: Workspace, membership: Membership
     if membership.client_id is not None:
         return redirect("client_portal", workspace_slug=workspace.slug)
     today = figures.workspace_today(workspace)
-    context: dict[str, Any] = {"today": today, "currency": workspace.currency, "can_view_all": can(membership, "debts.view_all")}
+    context: dict[str, Any] = {
+        "today": today,
+        "currency": workspace.currency,
+        "can_view_all": can(membership, "debts.view_all"),
+    }
     if not figures.has_visible_debts(workspace=workspace, membership=membership):
         context["empty"] = True
         # Whoever sees every debt sees none only when nothing was placed; an agent may
         # simply have nothing assigned yet.
         context["workspace_empty"] = context["can_view_all"] or not figures.workspace_has_debts(workspace=workspace)
         return render(request, "debtors/dashboard.html", context)
-    args = {"workspace": workspace, "membership": membership, "today": today}
+    args: dict[str, Any] = {"workspace": workspace, "membership": membership, "today": today}
     overview = figures.overview(**args)
     promises = figures.promise_outcomes(**args)
     board = figures.agent_leaderboard(**args)
@@ -215,14 +259,20 @@ def _portal_context(membership: Membership, client: Client, data: dict[str, Any]
         chart_id="chart-portal-months",
         title=f"Collections for {client.name} by month",
         desc=f"Amount collected each month in {cur} over the last {len(months)} months.",
-        bars=[Bar(f"{m['month']:%b %y}", m["collected"], money(m["collected"], cur), f"{m['month']:%B %Y}") for m in data["months"]],
+        bars=[
+            Bar(f"{m['month']:%b %y}", m["collected"], money(m["collected"], cur), f"{m['month']:%B %Y}")
+            for m in data["months"]
+        ],
     )
     chart = _chart(
         "portal-months",
         "Collections by month",
         svg,
         ["Month", f"Collected ({cur})", f"Commission ({cur})", f"Net remittance ({cur})"],
-        [[f"{m['month']:%B %Y}", money(m["collected"], cur), money(m["commission"], cur), money(m["net"], cur)] for m in months],
+        [
+            [f"{m['month']:%B %Y}", money(m["collected"], cur), money(m["commission"], cur), money(m["net"], cur)]
+            for m in months
+        ],
     )
     return {
         "client": client,
@@ -242,7 +292,11 @@ def _portal_context(membership: Membership, client: Client, data: dict[str, Any]
 def client_portal(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     client = _portal_client(request, workspace, membership)
     today = figures.workspace_today(workspace)
-    context: dict[str, Any] = {"today": today, "currency": workspace.currency, "is_client_user": membership.client_id is not None}
+    context: dict[str, Any] = {
+        "today": today,
+        "currency": workspace.currency,
+        "is_client_user": membership.client_id is not None,
+    }
     if client is None:
         context["clients"] = clients_list(workspace=workspace)
         return render(request, "debtors/portal_overview.html", context)
@@ -296,7 +350,9 @@ def client_statement(request: HttpRequest, workspace: Workspace, membership: Mem
         with workspace_context(workspace, user_id=user_id):
             entries = figures.statement_entries(workspace=workspace, membership=membership, client=client, month=month)
             for entry in entries.iterator(chunk_size=2000):
-                yield writer.writerow(figures.statement_line(entry, bps=client.commission_rate_bps, currency=workspace.currency, tz=tz))
+                yield writer.writerow(
+                    figures.statement_line(entry, bps=client.commission_rate_bps, currency=workspace.currency, tz=tz)
+                )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     safe_ref = re.sub(r"[^A-Za-z0-9_-]+", "-", client.reference).strip("-") or "client"

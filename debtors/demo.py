@@ -36,7 +36,7 @@ PRODUCTS = ["Personal loan", "Credit card", "Two-wheeler loan", "Postpaid mobile
 
 def demo_rows(*, jurisdiction: str, client_refs: list[str], count: int, seed: int = 7, today: date | None = None) -> Iterator[dict[str, str]]:
     given, family, addresses, phone_fmt = NAMES[jurisdiction]
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311  (deterministic demo data, not secrets)
     today = today or date.today()  # noqa: DTZ011  (demo data relative to the local day)
     for i in range(count):
         first, last = rng.choice(given), rng.choice(family)

@@ -147,6 +147,16 @@ def _panel_context(request: HttpRequest, workspace: Workspace, membership: Membe
     debt.refresh_from_db()
     can_work = can(membership, "debts.work") and membership.client_id is None
     open_dispute = Dispute.objects.for_workspace(workspace).filter(debt=debt, status="open").first()
+    # --- Payment links section (owned by payments/pages.py; None hides it) ---
+    from payments.pages import debt_payment_links
+
+    payment_links = debt_payment_links(workspace=workspace, membership=membership, debt=debt)
+    # --- end payment links ---
+    # --- Consent & contact section (owned by consent/ui_views.py; None hides it) ---
+    from consent.ui_views import debt_consent_panel
+
+    consent_panel = debt_consent_panel(workspace=workspace, membership=membership, debt=debt, **forms.get("consent", {}))
+    # --- end consent & contact ---
     return {
         "debt": debt,
         "breakdown": {k: from_minor(abs(v), debt.currency) for k, v in selectors.balance_breakdown(debt=debt).items()},
@@ -159,7 +169,8 @@ def _panel_context(request: HttpRequest, workspace: Workspace, membership: Membe
         "next_statuses": sorted(ALLOWED_TRANSITIONS[debt.status]),
         "can_work": can_work,
         "can_assign": can(membership, "debts.assign") and membership.client_id is None,
-        "can_see_contacts": selectors.can_see_contact_details(membership),
+        # Revealing is a POST (audited): only members who work debts may do it.
+        "can_see_contacts": selectors.can_see_contact_details(membership) and can(membership, "debts.work"),
         "agents": _agents(workspace) if can(membership, "debts.assign") else [],
         "forms": {
             "payment": forms.get("payment") or f.PaymentForm(),
@@ -173,6 +184,8 @@ def _panel_context(request: HttpRequest, workspace: Workspace, membership: Membe
             "status": forms.get("status") or f.StatusForm(),
         },
         "active_action": forms.get("active", ""),
+        "payment_links": payment_links,  # payments/pages.py
+        "consent_panel": consent_panel,  # consent/ui_views.py
     }
 
 
@@ -183,7 +196,7 @@ def debt_detail(request: HttpRequest, workspace: Workspace, membership: Membersh
 
 
 @require_POST
-@workspace_view("workspace.view")
+@workspace_view("debts.work")
 def debtor_reveal(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
     """Show the debtor's details; every reveal is recorded in the audit trail."""
     debt = _visible_debt(workspace, membership, debt_id)

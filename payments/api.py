@@ -45,7 +45,7 @@ class PaymentLinkCreateApi(WorkspaceApiMixin, GenericAPIView[PaymentLink]):
         if raw_debt:
             try:
                 currency = selectors.debt_get(workspace=self.workspace, debt_id=raw_debt, client_scope=self.client_scope).currency
-            except (Http404, ValueError, Exception):  # noqa: BLE001 — reported as a field error below
+            except (Http404, ValueError, Exception):
                 currency = ""
         data = PaymentLinkInput(data=request.data, context={"currency": currency or self.workspace.currency})
         data.is_valid(raise_exception=True)
@@ -81,7 +81,7 @@ class RemittanceApi(WorkspaceApiMixin, GenericAPIView[Any]):
         if client is None and request.query_params.get("client"):
             try:
                 client = selectors.client_get(workspace=self.workspace, client_id=request.query_params["client"])
-            except (Http404, ValueError, Exception):  # noqa: BLE001
+            except (Http404, ValueError, Exception):
                 raise serializers.ValidationError({"client": ["No such client."]}) from None
         try:
             statement = remittance_statement(workspace=self.workspace, period=period, client=client)

@@ -1,8 +1,9 @@
 """Remittance: what each client is owed for a period — collected minus commission.
 
 Collected = payments posted in the period minus refunds and reversals of payments
-posted in the period (money that came back out). Commission = collected ×
-commission_rate_bps / 10,000, rounded half up to the minor unit, per client.
+posted in the period (money that came back out). Commission is computed per entry
+and truncated towards zero (debtors.dashboard.commission_minor), the same rule the
+client portal and its statements use, so every figure of a period agrees.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
-from debtors.models import Client, EntryKind, LedgerEntry
+from debtors.models import Client, LedgerEntry
 from debtors.services.money import from_minor
 
 
@@ -30,24 +31,21 @@ def parse_period(period: str) -> tuple[date, date]:
     return start, end
 
 
-def commission_of(collected_minor: int, rate_bps: int) -> int:
-    return (collected_minor * rate_bps + 5_000) // 10_000
-
-
 def remittance_rows(*, workspace: Any, start: date, end: date, client: Client | None = None) -> list[dict[str, Any]]:
     tz = timezone.get_current_timezone()
     since, until = datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end, time.min, tzinfo=tz)
-    money_in = Q(kind=EntryKind.PAYMENT) | Q(kind=EntryKind.REFUND) | Q(kind=EntryKind.REVERSAL, reverses__kind=EntryKind.PAYMENT)
-    qs = LedgerEntry.objects.for_workspace(workspace).filter(money_in, posted_at__gte=since, posted_at__lt=until)
+    from debtors.dashboard import COLLECTION, entry_commission
+
+    qs = LedgerEntry.objects.for_workspace(workspace).filter(COLLECTION, posted_at__gte=since, posted_at__lt=until)
     if client is not None:
         qs = qs.filter(debt__client=client)
-    totals = {r["debt__client_id"]: (r["total"], r["currency"]) for r in qs.values("debt__client_id", "currency").annotate(total=Sum("amount_minor"))}
-    clients = Client.objects.for_workspace(workspace).filter(pk__in=totals.keys()) if client is None else [client]
+    clients = list(Client.objects.for_workspace(workspace).filter(pk__in=qs.values("debt__client_id"))) if client is None else [client]
     rows = []
     for c in sorted(clients, key=lambda c: c.reference):
-        total, currency = totals.get(c.pk, (0, getattr(workspace, "currency", "")))
-        collected = -total  # payments are negative entries
-        commission = commission_of(collected, c.commission_rate_bps)
+        sums = qs.filter(debt__client=c).aggregate(total=Sum("amount_minor"), commission=Sum(entry_commission(c.commission_rate_bps)))
+        currency = qs.filter(debt__client=c).values_list("currency", flat=True).first() or getattr(workspace, "currency", "")
+        collected = -(sums["total"] or 0)  # payments are negative entries
+        commission = -(sums["commission"] or 0)
         rows.append({
             "client_id": str(c.pk), "client_ref": c.reference, "client": c.name, "currency": currency,
             "collected_minor": collected, "commission_minor": commission, "net_minor": collected - commission,

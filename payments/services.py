@@ -297,8 +297,8 @@ def chargeback_process(*, provider: str, payment_id: str, dispute_id: str) -> Pr
 def _process_deferred(payment_id: str, provider: str) -> None:
     """Events that arrived before their payment (a refund before the completion
     event) are processed as soon as the payment exists."""
-    from payments.webhooks import process_stored_event
     from payments.models import WebhookEvent
+    from payments.webhooks import process_stored_event
 
     for event in WebhookEvent.objects.filter(provider=provider, object_id=payment_id, processed_at__isnull=True):
         transaction.on_commit(lambda e=event: process_stored_event(e.pk))

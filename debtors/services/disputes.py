@@ -52,7 +52,9 @@ def dispute_resolve(*, dispute: Dispute, upheld: bool, resolution: str, actor: A
                 _set_status(debt, DebtStatus.CLOSED, actor=actor, reason="dispute upheld")
             else:
                 back = debt.status_before_hold or DebtStatus.ACTIVE
-                if back in NOT_COLLECTABLE or back == DebtStatus.NEW:
+                # Resume collection; where the table has no way back to the old
+                # status (promise, payment plan), resume as active.
+                if back in NOT_COLLECTABLE or back not in ALLOWED_TRANSITIONS[DebtStatus.DISPUTED]:
                     back = DebtStatus.ACTIVE
                 _set_status(debt, back, actor=actor, reason="dispute rejected")
         debt_event(debt, "dispute_resolved", f"Dispute {'upheld' if upheld else 'rejected'}", obj=dispute, actor=actor)

@@ -88,6 +88,10 @@ def entry_post(
             debt, f"ledger.{kind}", f"{kind.title()} {from_minor(abs(amount_minor), debt.currency)} {debt.currency}",
             amount_minor=amount_minor, obj=entry, actor=actor,
         )
+        from debtors.dashboard import figures_changed
+
+        workspace_id = debt.workspace_id
+        transaction.on_commit(lambda: figures_changed(workspace_id))
         audit_record(
             action=f"ledger.{kind}", workspace=debt.workspace_id, obj=entry,
             actor_user_id=getattr(actor, "pk", None), metadata={"debt_id": str(debt.pk), "amount_minor": amount_minor},
@@ -148,7 +152,9 @@ def adjustment_post(*, debt: Debt, amount_minor: int, memo: str, actor: Any = No
         raise ValidationError({"memo": "Say why the balance is adjusted."})
     with transaction.atomic():
         debt = _lock(debt)
-        return entry_post(debt=debt, kind=EntryKind.ADJUSTMENT, amount_minor=amount_minor, memo=memo, actor=actor)
+        entry = entry_post(debt=debt, kind=EntryKind.ADJUSTMENT, amount_minor=amount_minor, memo=memo, actor=actor)
+        _reopen_if_owing(debt, actor=actor, reason="balance adjusted")
+    return entry
 
 
 def fee_post(*, debt: Debt, kind: str, amount_minor: int, memo: str = "", actor: Any = None) -> LedgerEntry:
@@ -156,7 +162,9 @@ def fee_post(*, debt: Debt, kind: str, amount_minor: int, memo: str = "", actor:
         raise ValidationError({"kind": "Use fee, interest or charge."})
     with transaction.atomic():
         debt = _lock(debt)
-        return entry_post(debt=debt, kind=kind, amount_minor=amount_minor, memo=memo, actor=actor)
+        entry = entry_post(debt=debt, kind=kind, amount_minor=amount_minor, memo=memo, actor=actor)
+        _reopen_if_owing(debt, actor=actor, reason=f"{kind} posted")
+    return entry
 
 
 def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> LedgerEntry:
@@ -178,8 +186,7 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
                 )
         except IntegrityError:
             raise ValidationError({"entry": "This entry was already reversed."}) from None
-        if debt.status == DebtStatus.PAID and debt.balance_minor > 0:
-            _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason="a payment was reversed")
+        _reopen_if_owing(debt, actor=actor, reason="a payment was reversed")
     return reversal
 
 
@@ -194,9 +201,15 @@ def refund_post(*, debt: Debt, amount_minor: int, external_id: str | None = None
     with transaction.atomic():
         debt = _lock(debt)
         entry = entry_post(debt=debt, kind=EntryKind.REFUND, amount_minor=amount_minor, external_id=external_id, memo=memo, actor=actor)
-        if debt.status == DebtStatus.PAID and debt.balance_minor > 0:
-            _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason="refund")
+        _reopen_if_owing(debt, actor=actor, reason="refund")
     return entry, True
+
+
+def _reopen_if_owing(debt: Debt, *, actor: Any = None, reason: str = "") -> None:
+    """A debt shown as paid must owe nothing: once its balance is positive again
+    (refund, reversal, fee, interest, adjustment) it goes back to active."""
+    if debt.status == DebtStatus.PAID and debt.balance_minor > 0:
+        _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason=reason)
 
 
 def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "") -> Debt:

@@ -99,6 +99,9 @@ def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
         plan.status = PlanStatus.COMPLETED
         plan.save(update_fields=["status"])
         debt_event(debt, "plan_completed", "Payment plan completed", obj=plan)
+        # Money still owed beyond the plan: the debt is no longer on a plan.
+        if debt.status == DebtStatus.PAYMENT_PLAN and debt.balance_minor > 0:
+            _set_status(debt, DebtStatus.ACTIVE, reason="plan completed")
 
 
 def installments_mark_missed(*, workspace_id: int, today: date | None = None, grace_days: int = 0) -> int:
