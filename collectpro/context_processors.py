@@ -17,6 +17,10 @@ _SECTIONS = {
     "debt_detail": "queue",
     "placements": "placements",
     "placement_detail": "placements",
+    "remittance": "payments",
+    "reconciliation": "reconciliation",
+    "client_portal": "portal",
+    "contact_rules": "settings",
 }
 
 

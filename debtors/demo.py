@@ -44,7 +44,7 @@ def demo_rows(*, jurisdiction: str, client_refs: list[str], count: int, seed: in
         if i % 400 == 17:
             born = today - timedelta(days=16 * 365)  # a few minors, held for review
         due = today - timedelta(days=rng.choice([5, 20, 45, 75, 120, 200, 400]) + rng.randint(0, 20))
-        amount = rng.choice([1, 2, 5, 10, 25, 50]) * rng.randint(40, 400) * (100 if jurisdiction == "IN" else 1)
+        amount = rng.choice([5, 10, 25, 50, 100]) * rng.randint(20, 400) if jurisdiction == "IN" else rng.choice([1, 2, 5, 10]) * rng.randint(40, 400)
         yield {
             "external_ref": f"C{seed:02d}-{i:06d}",
             "full_name": f"{first} {last}",

@@ -35,12 +35,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default=DEMO_PASSWORD, help="Password for every demo user")
+        parser.add_argument("--accounts", type=int, default=2000, help="Debts in the first demo workspace (the second gets 60%%; default 2000; 0 for none)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         password = opts["password"]
         with request_info(source="cli"):
             for spec in WORKSPACES:
                 self._seed(spec, password)
+            if opts["accounts"]:
+                from debtors.demo_seed import seed_portfolio
+
+                for n, spec in enumerate(WORKSPACES):
+                    ws = Workspace.objects.get(slug=spec["slug"])
+                    count = opts["accounts"] if n == 0 else max(1, opts["accounts"] * 3 // 5)
+                    self.stderr.write(f"Seeding {count} accounts into {ws.slug} (once)…")
+                    seed_portfolio(workspace=ws, client_refs=[ref for _, ref, _ in spec["clients"]], count=count, seed=n + 1, progress=self.stderr.write)
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Demo ready. Sign in at /accounts/login/ with any of:"))
         for spec in WORKSPACES:
