@@ -160,7 +160,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.ACTIVE: frozenset({S.PROMISE, S.PAYMENT_PLAN, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.WRITTEN_OFF, S.RECALLED, S.CLOSED}),
     S.PROMISE: frozenset({S.ACTIVE, S.PAYMENT_PLAN, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.RECALLED}),
     S.PAYMENT_PLAN: frozenset({S.ACTIVE, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.RECALLED}),
-    S.DISPUTED: frozenset({S.ACTIVE, S.ON_HOLD, S.CLOSED, S.RECALLED, S.WRITTEN_OFF}),
+    # A rejected dispute resumes where collection stood (a promise or plan included).
+    S.DISPUTED: frozenset({S.ACTIVE, S.PROMISE, S.PAYMENT_PLAN, S.ON_HOLD, S.CLOSED, S.RECALLED, S.WRITTEN_OFF}),
     S.ON_HOLD: frozenset({S.ACTIVE, S.DISPUTED, S.RECALLED, S.CLOSED, S.WRITTEN_OFF}),
     S.PAID: frozenset({S.ACTIVE, S.CLOSED}),  # ACTIVE again after a refund or chargeback
     S.SETTLED: frozenset({S.ACTIVE, S.CLOSED}),

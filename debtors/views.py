@@ -155,7 +155,9 @@ def _panel_context(request: HttpRequest, workspace: Workspace, membership: Membe
     # --- Consent & contact section (owned by consent/ui_views.py; None hides it) ---
     from consent.ui_views import debt_consent_panel
 
-    consent_panel = debt_consent_panel(workspace=workspace, membership=membership, debt=debt, **forms.get("consent", {}))
+    consent_panel = debt_consent_panel(
+        workspace=workspace, membership=membership, debt=debt, **forms.get("consent", {})
+    )
     # --- end consent & contact ---
     return {
         "debt": debt,

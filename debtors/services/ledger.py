@@ -227,3 +227,10 @@ def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "")
         actor_user_id=getattr(actor, "pk", None), metadata={"from": old, "to": status},
     )
     return debt
+
+
+def activate_if_new(debt: Debt, *, actor: Any = None) -> Debt:
+    """Working a debt that was just placed (a plan, a settlement) starts collection."""
+    if debt.status == DebtStatus.NEW:
+        _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason="collection started")
+    return debt

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from debtors.models import Debt, DebtStatus, EntryKind, LedgerEntry, OfferStatus, SettlementOffer
-from debtors.services.ledger import _lock, _set_status, debt_event, entry_post
+from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event, entry_post
 
 
 def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: Any = None) -> SettlementOffer:
@@ -50,6 +50,7 @@ def offer_settle(*, offer: SettlementOffer, actor: Any = None) -> SettlementOffe
             entry_post(debt=debt, kind=EntryKind.ADJUSTMENT, amount_minor=-debt.balance_minor, memo="Settlement discount", actor=actor)
         offer.status = OfferStatus.ACCEPTED
         offer.save(update_fields=["status"])
+        activate_if_new(debt, actor=actor)
         _set_status(debt, DebtStatus.SETTLED, actor=actor, reason="settlement paid")
     return offer
 

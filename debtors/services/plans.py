@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from debtors.models import Debt, DebtStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
-from debtors.services.ledger import _lock, _set_status, debt_event
+from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
 
 FREQUENCIES = {"weekly": 7, "biweekly": 14, "monthly": None}
 MAX_INSTALLMENTS = 120
@@ -73,6 +73,7 @@ def plan_create(
                 for i, (due, amount) in enumerate(schedule)
             ]
         )
+        activate_if_new(debt, actor=actor)
         if debt.status != DebtStatus.PAYMENT_PLAN:
             _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan agreed")
         debt_event(debt, "plan_created", f"Payment plan: {count} × {frequency}", amount_minor=total_minor, obj=plan, actor=actor)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from debtors.models import Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
-from debtors.services.ledger import _lock, _set_status, debt_event
+from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
 
 
 def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = None) -> PromiseToPay:
@@ -32,6 +32,7 @@ def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = 
             workspace_id=debt.workspace_id, debt=debt, amount_minor=amount_minor, due_on=due_on,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
+        activate_if_new(debt, actor=actor)
         if debt.status == DebtStatus.ACTIVE:
             _set_status(debt, DebtStatus.PROMISE, actor=actor, reason="promise to pay")
         debt_event(debt, "promise", f"Promise to pay by {due_on}", amount_minor=amount_minor, obj=promise, actor=actor)

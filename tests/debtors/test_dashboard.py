@@ -345,7 +345,8 @@ def test_client_user_sees_only_their_clients_numbers(book):
     assert f["totals"]["this_month"] == {"collected": 14_110, "commission": 1_515 + 600, "net": 14_110 - 2_115}
     assert f["totals"]["last_month"] == {"collected": 30_000, "commission": 4_500, "net": 25_500}
     assert f["totals"]["to_date"] == {"collected": 44_110, "commission": 6_615, "net": 37_495}
-    assert {s["status"]: s["count"] for s in f["statuses"]} == {"new": 3}
+    # S5 got a promise: working it started collection (new → active), and keeping it left it active.
+    assert {s["status"]: s["count"] for s in f["statuses"]} == {"new": 2, "active": 1}
     html = r.content.decode()
     assert "Konkan" not in html and "Person S1" not in html and "@debtor.example" not in html
     assert "Download statement (CSV)" in html
