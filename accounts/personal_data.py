@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from allauth.account.models import EmailAddress, EmailConfirmation
 from allauth.mfa.models import Authenticator
-from django.contrib.admin.models import LogEntry
-from django.contrib.sessions.models import Session
 from allauth.usersessions.models import UserSession
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib.admin.models import LogEntry
+from django.contrib.sessions.models import Session
 
 from accounts.models import ApiKey, Invitation, User, Workspace
 from collectpro.privacy.registry import (

@@ -42,7 +42,7 @@ class RequestContextMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         source = "api" if request.path.startswith("/api/") else "web"
         ip = client_ip(request)
-        if ip and getattr(settings, "TRUSTED_PROXY_COUNT", 0):
+        if ip and settings.TRUSTED_PROXY_COUNT:
             request.META["REMOTE_ADDR"] = ip  # so django-axes and rate limits see the client too
         token = set_request_info(
             RequestInfo(

@@ -4,6 +4,7 @@ policy re-acceptance after a material change."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -68,11 +69,12 @@ def policy_accept(request: HttpRequest) -> HttpResponse:
         info = current_request_info()
         for policy in pending:
             PolicyAcceptance.objects.get_or_create(user=request.user, policy=policy, defaults={"ip": info.ip})
-        return redirect(request.POST.get("next") if url_has_allowed_host_and_scheme(request.POST.get("next"), allowed_hosts={request.get_host()}) else "home")
+        target = request.POST.get("next") or ""
+        return redirect(target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else "home")
     return render(request, "consent/accept.html", {"pending": pending, "next": request.GET.get("next", "/")})
 
 
-def pending_policies(user: object) -> list[PolicyVersion]:
+def pending_policies(user: Any) -> list[PolicyVersion]:
     """Current privacy/terms versions with a material change the user hasn't accepted."""
     out = []
     for kind in (PolicyKind.PRIVACY, PolicyKind.TERMS):

@@ -71,7 +71,7 @@ def effective_rules(workspace: Any) -> EffectiveRules:
     start, end = profile.contact_start, profile.contact_end
     source = profile.contact_hours_source
     caps: dict[str, int | None] = {"call": profile.call_cap_per_7_days, "email": None, "sms": None, "whatsapp": None, "letter": None}
-    allow_weekends, blackout = True, frozenset()
+    allow_weekends, blackout = True, frozenset[date]()
     if policy is not None:
         if policy.start_hour is not None and time(policy.start_hour) > start:
             start, source = time(policy.start_hour), "workspace contact policy"

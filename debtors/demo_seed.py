@@ -81,7 +81,7 @@ def _give_history(workspace: Workspace, seed: int) -> None:
         with workspace_context(workspace):
             try:
                 _one(debt, i, rng, agents, tz, now)
-            except (ContactRefused, Exception):  # noqa: BLE001, S110 — demo data: skip a state that doesn't apply
+            except (ContactRefused, Exception):  # noqa: S112 — demo data: skip a state that does not apply
                 continue
 
 

@@ -90,7 +90,7 @@ def queue(*, workspace: Workspace, membership: Any, filters: QueueFilters, curso
     if filters.agent == "none":
         qs = qs.filter(assigned_agent__isnull=True)
     elif filters.agent:
-        qs = qs.filter(assigned_agent_id=filters.agent)
+        qs = qs.filter(assigned_agent_id=int(filters.agent))
     if filters.due_from:
         qs = qs.filter(due_date__gte=filters.due_from)
     if filters.due_to:

@@ -43,7 +43,7 @@ def remittance_rows(*, workspace: Any, start: date, end: date, client: Client | 
     rows = []
     for c in sorted(clients, key=lambda c: c.reference):
         sums = qs.filter(debt__client=c).aggregate(total=Sum("amount_minor"), commission=Sum(entry_commission(c.commission_rate_bps)))
-        currency = qs.filter(debt__client=c).values_list("currency", flat=True).first() or getattr(workspace, "currency", "")
+        currency = str(qs.filter(debt__client=c).values_list("currency", flat=True).first() or getattr(workspace, "currency", ""))
         collected = -(sums["total"] or 0)  # payments are negative entries
         commission = -(sums["commission"] or 0)
         rows.append({

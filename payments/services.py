@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -140,7 +141,7 @@ def link_verify(*, link: PaymentLink, answer: str, ip: str | None = None) -> boo
         raise VerificationLocked
     if ip:
         key = f"payverify:{ip}"
-        if cache.get_or_set(key, 0, 60) >= IP_ATTEMPTS_PER_MINUTE:
+        if int(cache.get_or_set(key, 0, 60) or 0) >= IP_ATTEMPTS_PER_MINUTE:
             raise VerificationLocked
         try:
             cache.incr(key)
@@ -300,5 +301,5 @@ def _process_deferred(payment_id: str, provider: str) -> None:
     from payments.models import WebhookEvent
     from payments.webhooks import process_stored_event
 
-    for event in WebhookEvent.objects.filter(provider=provider, object_id=payment_id, processed_at__isnull=True):
-        transaction.on_commit(lambda e=event: process_stored_event(e.pk))
+    for event_pk in WebhookEvent.objects.filter(provider=provider, object_id=payment_id, processed_at__isnull=True).values_list("pk", flat=True):
+        transaction.on_commit(partial(process_stored_event, event_pk))

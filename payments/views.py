@@ -44,7 +44,7 @@ def _link_or_404(token: str) -> PaymentLink:
 
 def _verified(request: HttpRequest, link: PaymentLink) -> bool:
     at = request.session.get(f"pay_verified:{link.pk}")
-    return bool(at) and time.time() - float(at) < VERIFIED_FOR_SECONDS
+    return at is not None and time.time() - float(at) < VERIFIED_FOR_SECONDS
 
 
 def _private(response: HttpResponse) -> HttpResponse:

@@ -24,7 +24,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 PRIVATE_STORAGE_ROOT = VAR_DIR / "test-private"
-STORAGES["default"] = {**STORAGES["default"], "OPTIONS": {"location": str(PRIVATE_STORAGE_ROOT), "base_url": None}}
+STORAGES["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(PRIVATE_STORAGE_ROOT), "base_url": None}}
 # Tests that exercise Redis use REDIS_URL explicitly; the suite's own tasks run eagerly
 # unless a test starts a real worker (tests/conftest.py: celery_worker fixture).
 CELERY_TASK_ALWAYS_EAGER = True

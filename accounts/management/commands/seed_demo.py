@@ -49,7 +49,7 @@ class Command(BaseCommand):
                     ws = Workspace.objects.get(slug=spec["slug"])
                     count = opts["accounts"] if n == 0 else max(1, opts["accounts"] * 3 // 5)
                     self.stderr.write(f"Seeding {count} accounts into {ws.slug} (once)…")
-                    seed_portfolio(workspace=ws, client_refs=[ref for _, ref, _ in spec["clients"]], count=count, seed=n + 1, progress=self.stderr.write)
+                    seed_portfolio(workspace=ws, client_refs=[str(ref) for _, ref, _ in spec["clients"]], count=count, seed=n + 1, progress=self.stderr.write)
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Demo ready. Sign in at /accounts/login/ with any of:"))
         for spec in WORKSPACES:
