@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Workspace
@@ -41,8 +41,9 @@ def _backdate(entry: LedgerEntry, when: datetime) -> None:
     application role may not UPDATE the ledger under PostgreSQL RLS; then the
     payment simply stays dated today."""
     try:
-        LedgerEntry.unscoped.filter(pk=entry.pk).update(posted_at=when, effective_on=when.date())
-        DebtEvent.unscoped.filter(object_id=str(entry.pk)).update(created_at=when)
+        with transaction.atomic():  # a savepoint: a refused UPDATE must not abort the seeding
+            LedgerEntry.unscoped.filter(pk=entry.pk).update(posted_at=when, effective_on=when.date())
+            DebtEvent.unscoped.filter(object_id=str(entry.pk)).update(created_at=when)
     except DatabaseError:
         pass
 
