@@ -37,6 +37,13 @@ def sequence_create(*, workspace: Any, name: str, steps: list[dict[str, Any]]) -
             errors.append(f"step {i + 1}: a message step needs a template")
     if not steps:
         errors.append("a sequence needs at least one step")
+    from consent.models import MessageTemplate
+
+    for i, step in enumerate(steps):
+        if step.get("channel") in ("email", "sms", "whatsapp") and step.get("template") and not MessageTemplate.objects.for_workspace(workspace).filter(
+            name=step["template"], channel=step["channel"], is_active=True
+        ).exists():
+            errors.append(f"step {i + 1}: there is no active {step['channel']} template named {step['template']!r}")
     if errors:
         raise ValidationError({"steps": errors})
     return Sequence.objects.for_workspace(workspace).create(workspace_id=getattr(workspace, "pk", workspace), name=name, steps=steps)
@@ -44,11 +51,12 @@ def sequence_create(*, workspace: Any, name: str, steps: list[dict[str, Any]]) -
 
 def sequence_enrol(*, debt: Debt, sequence: Sequence, start: datetime | None = None) -> DebtSequence:
     start = start or timezone.now()
-    enrolment, _ = DebtSequence.objects.for_workspace(debt.workspace_id).get_or_create(
+    enrolment, created = DebtSequence.objects.for_workspace(debt.workspace_id).get_or_create(
         workspace_id=debt.workspace_id, debt=debt, sequence=sequence,
         defaults={"started_at": start, "next_due_at": start + timedelta(days=sequence.steps[0]["day"])},
     )
-    debt_event(debt, "sequence", f"Enrolled in sequence “{sequence.name}”", obj=enrolment)
+    if created:
+        debt_event(debt, "sequence", f"Enrolled in sequence “{sequence.name}”", obj=enrolment)
     return enrolment
 
 
@@ -102,6 +110,11 @@ def _run_step(enrolment: DebtSequence, now: datetime) -> str:
     except ContactRefused as exc:
         DebtSequence.objects.filter(pk=enrolment.pk).update(
             next_due_at=now + RETRY_AFTER, last_result={"refused": [r.as_dict() for r in exc.decision.reasons], "at": now.isoformat()}
+        )
+        return "refused"
+    except ValidationError as exc:  # e.g. its template was deleted: hold this debt, go on with the others
+        DebtSequence.objects.filter(pk=enrolment.pk).update(
+            next_due_at=now + RETRY_AFTER, last_result={"error": " ".join(exc.messages)[:300], "at": now.isoformat()}
         )
         return "refused"
     nxt = enrolment.next_step + 1
