@@ -58,7 +58,16 @@ class MembershipAdmin(TenantAdmin):
 class InvitationAdmin(TenantAdmin):
     list_display = ("email", "role", "workspace", "created_at", "expires_at", "accepted_at", "revoked_at")
     exclude = ("token_hash",)
-    readonly_fields = ("workspace", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at")
+    readonly_fields = (
+        "workspace",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    )
 
 
 @admin.register(ApiKey)

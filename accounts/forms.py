@@ -25,16 +25,22 @@ class RoleForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, label="Name", help_text="What will use this key?")
-    client = forms.ChoiceField(required=False, label="Limit to client", help_text="Optional: the key sees only this creditor's debts.")
+    client = forms.ChoiceField(
+        required=False, label="Limit to client", help_text="Optional: the key sees only this creditor's debts."
+    )
 
     def __init__(self, *args: Any, clients: Any = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["client"]).choices = [("", "— whole workspace —")] + [(str(c.pk), str(c)) for c in clients]
+        cast(forms.ChoiceField, self.fields["client"]).choices = [("", "— whole workspace —")] + [
+            (str(c.pk), str(c)) for c in clients
+        ]
 
 
 class WorkspaceSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
-    jurisdiction = forms.ChoiceField(choices=Jurisdiction.choices, help_text="Drives contact hours, caps and deadlines.")
+    jurisdiction = forms.ChoiceField(
+        choices=Jurisdiction.choices, help_text="Drives contact hours, caps and deadlines."
+    )
     currency = forms.RegexField(regex=r"^[A-Za-z]{3}$", max_length=3, help_text="ISO 4217 code, e.g. INR")
     timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES)
     require_mfa = forms.BooleanField(required=False, label="Require two-factor authentication for every member")

@@ -86,9 +86,7 @@ class Workspace(models.Model):
     currency = models.CharField(max_length=3, default="INR", help_text="ISO 4217 code")
     timezone = models.CharField(max_length=64, validators=[validate_timezone], default="Asia/Kolkata")
     data_region = models.CharField(max_length=16, default="in")
-    require_mfa = models.BooleanField(
-        default=False, help_text="Every member must set up two-factor authentication."
-    )
+    require_mfa = models.BooleanField(default=False, help_text="Every member must set up two-factor authentication.")
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
@@ -104,18 +102,14 @@ class Membership(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
-    client = models.ForeignKey(
-        "debtors.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    client = models.ForeignKey("debtors.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     # A user may read their own memberships in any workspace (to list workspaces).
     rls_extra_read = "user_id = nullif(current_setting('app.user_id', true), '')::bigint"
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_user")
-        ]
+        constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_user")]
         indexes = [models.Index(fields=["workspace", "role"])]
 
     def __str__(self) -> str:
@@ -140,9 +134,7 @@ class Invitation(TenantModel):
 
     @property
     def is_pending(self) -> bool:
-        return (
-            self.accepted_at is None and self.revoked_at is None and self.expires_at > dj_timezone.now()
-        )
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > dj_timezone.now()
 
 
 class ApiKey(TenantModel):
@@ -152,9 +144,7 @@ class ApiKey(TenantModel):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
-    client = models.ForeignKey(
-        "debtors.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    client = models.ForeignKey("debtors.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -24,7 +24,11 @@ from collectpro.privacy.registry import (
 STAFF = "Staff accounts and access control"
 
 declare(
-    User, subject_type="user", subject="self", purpose=STAFF, recipients=("hosting provider",),
+    User,
+    subject_type="user",
+    subject="self",
+    purpose=STAFF,
+    recipients=("hosting provider",),
     fields={
         "email": PD(Category.CONTACT, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.PSEUDONYMISE),
         "full_name": PD(Category.IDENTITY, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.PSEUDONYMISE),
@@ -32,16 +36,25 @@ declare(
     },
 )
 declare(
-    Invitation, subject_type="invitee", subject="email", purpose=STAFF,
+    Invitation,
+    subject_type="invitee",
+    subject="email",
+    purpose=STAFF,
     recipients=("email provider",),
     fields={"email": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, ACCOUNT_LIFETIME, Erasure.DELETE)},
 )
 declare(
-    EmailAddress, subject_type="user", subject="user_id", purpose=STAFF,
+    EmailAddress,
+    subject_type="user",
+    subject="user_id",
+    purpose=STAFF,
     fields={"email": PD(Category.CONTACT, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
 )
 declare(
-    UserSession, subject_type="user", subject="user_id", purpose="Security: active sessions",
+    UserSession,
+    subject_type="user",
+    subject="user_id",
+    purpose="Security: active sessions",
     fields={
         "ip": PD(Category.TECHNICAL, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
         "user_agent": PD(Category.TECHNICAL, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
@@ -49,7 +62,10 @@ declare(
 )
 for axes_model in (AccessAttempt, AccessLog, AccessFailureLog):
     declare(
-        axes_model, subject_type="login", subject="username", purpose="Security: brute-force lockout",
+        axes_model,
+        subject_type="login",
+        subject="username",
+        purpose="Security: brute-force lockout",
         fields={
             "ip_address": PD(Category.TECHNICAL, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
             "username": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
@@ -58,21 +74,35 @@ for axes_model in (AccessAttempt, AccessLog, AccessFailureLog):
     )
 
 declare(
-    Authenticator, subject_type="user", subject="user_id", purpose="Two-factor authentication",
+    Authenticator,
+    subject_type="user",
+    subject="user_id",
+    purpose="Two-factor authentication",
     fields={"data": PD(Category.AUTHENTICATION, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
 )
 declare(
-    EmailConfirmation, subject_type="user", subject="email_address__user_id", purpose=STAFF,
+    EmailConfirmation,
+    subject_type="user",
+    subject="email_address__user_id",
+    purpose=STAFF,
     fields={"key": PD(Category.AUTHENTICATION, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
 )
 declare(
-    Session, subject_type="user", subject="session_key", purpose="Keeping people signed in",
+    Session,
+    subject_type="user",
+    subject="session_key",
+    purpose="Keeping people signed in",
     fields={"session_data": PD(Category.TECHNICAL, Basis.CONTRACT, ACCOUNT_LIFETIME, Erasure.DELETE)},
 )
 declare(
-    LogEntry, subject_type="user", subject="user_id", purpose="Operator admin change history",
-    fields={"object_repr": PD(Category.IDENTITY, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
-            "change_message": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE)},
+    LogEntry,
+    subject_type="user",
+    subject="user_id",
+    purpose="Operator admin change history",
+    fields={
+        "object_repr": PD(Category.IDENTITY, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
+        "change_message": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, SECURITY_LOGS, Erasure.DELETE),
+    },
 )
 
 declare_not_personal(Workspace, name="the agency's or creditor's business name")

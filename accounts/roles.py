@@ -53,9 +53,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.AGENT: frozenset({"workspace.view", "debts.work"}),
-    Role.AUDITOR: frozenset(
-        {"workspace.view", "members.view", "audit.view", "debts.view_all", "privacy.view"}
-    ),
+    Role.AUDITOR: frozenset({"workspace.view", "members.view", "audit.view", "debts.view_all", "privacy.view"}),
 }
 
 # Roles an admin may grant; only an owner may create another owner.

@@ -15,12 +15,7 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 def membership_for(*, workspace: Workspace, user: User) -> Membership | None:
     if not user.is_authenticated:
         return None
-    return (
-        Membership.objects.for_workspace(workspace)
-        .select_related("client")
-        .filter(user=user)
-        .first()
-    )
+    return Membership.objects.for_workspace(workspace).select_related("client").filter(user=user).first()
 
 
 def workspace_get_by_slug(*, slug: str) -> Workspace:
@@ -31,31 +26,18 @@ def workspace_get_by_slug(*, slug: str) -> Workspace:
 
 
 def member_get(*, workspace: Workspace, membership_id: object) -> Membership:
-    m = (
-        Membership.objects.for_workspace(workspace)
-        .select_related("user", "workspace")
-        .filter(pk=membership_id)
-        .first()
-    )
+    m = Membership.objects.for_workspace(workspace).select_related("user", "workspace").filter(pk=membership_id).first()
     if m is None:
         raise Http404("No such member")
     return m
 
 
 def members_list(*, workspace: Workspace) -> QuerySet[Membership]:
-    return (
-        Membership.objects.for_workspace(workspace)
-        .select_related("user", "client")
-        .order_by("user__email")
-    )
+    return Membership.objects.for_workspace(workspace).select_related("user", "client").order_by("user__email")
 
 
 def api_keys_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
-    return (
-        ApiKey.objects.for_workspace(workspace)
-        .select_related("created_by", "client")
-        .order_by("-created_at")
-    )
+    return ApiKey.objects.for_workspace(workspace).select_related("created_by", "client").order_by("-created_at")
 
 
 def api_key_get(*, workspace: Workspace, api_key_id: object) -> ApiKey:
@@ -71,18 +53,18 @@ def api_key_by_secret(*, secret: str) -> ApiKey | None:
     # Not select_related("client"): under RLS the client row is invisible until the
     # workspace is set, and a NULL join would silently widen a client-scoped key.
     return (
-        ApiKey.unscoped.select_related("workspace")
-        .filter(key_hash=sha256_hex(secret), revoked_at__isnull=True)
-        .first()
+        ApiKey.unscoped.select_related("workspace").filter(key_hash=sha256_hex(secret), revoked_at__isnull=True).first()
     )
 
 
 def invitations_pending(*, workspace: Workspace) -> QuerySet[Invitation]:
     from django.utils import timezone
 
-    return Invitation.objects.for_workspace(workspace).filter(
-        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).order_by("-created_at")
+    return (
+        Invitation.objects.for_workspace(workspace)
+        .filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .order_by("-created_at")
+    )
 
 
 def invitation_get(*, workspace: Workspace, invitation_id: object) -> Invitation:
@@ -93,8 +75,4 @@ def invitation_get(*, workspace: Workspace, invitation_id: object) -> Invitation
 
 
 def invitation_by_token(*, token: str) -> Invitation | None:
-    return (
-        Invitation.unscoped.select_related("workspace")
-        .filter(token_hash=sha256_hex(token))
-        .first()
-    )
+    return Invitation.unscoped.select_related("workspace").filter(token_hash=sha256_hex(token)).first()

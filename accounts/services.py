@@ -52,7 +52,9 @@ def workspace_create(
 
     Validates everything before writing, so a bad argument changes nothing."""
     if jurisdiction not in PROFILES:
-        raise ValidationError({"jurisdiction": f"Unknown jurisdiction {jurisdiction!r}; use one of {', '.join(PROFILES)}."})
+        raise ValidationError(
+            {"jurisdiction": f"Unknown jurisdiction {jurisdiction!r}; use one of {', '.join(PROFILES)}."}
+        )
     profile = profile_for(jurisdiction)
     workspace = Workspace(
         slug=slug,
@@ -120,12 +122,7 @@ def _require(membership: Membership | None, perm: str) -> None:
 
 
 def _owners_left(workspace: Workspace, excluding: Membership) -> int:
-    return (
-        Membership.objects.for_workspace(workspace)
-        .filter(role=Role.OWNER)
-        .exclude(pk=excluding.pk)
-        .count()
-    )
+    return Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).exclude(pk=excluding.pk).count()
 
 
 def membership_add(
@@ -149,17 +146,13 @@ def membership_add(
     return membership
 
 
-def membership_change_role(
-    *, acting: Membership, membership: Membership, role: str
-) -> Membership:
+def membership_change_role(*, acting: Membership, membership: Membership, role: str) -> Membership:
     """Only owners and admins change roles; only an owner grants or removes
     ownership; the last owner cannot be demoted."""
     _require(acting, "members.manage")
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
-    if not can_grant(acting.role, role) or (
-        membership.role == Role.OWNER and acting.role != Role.OWNER
-    ):
+    if not can_grant(acting.role, role) or (membership.role == Role.OWNER and acting.role != Role.OWNER):
         raise PermissionError("Only an owner can grant or change the owner role.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owners_left(membership.workspace, membership) == 0:
         raise ValidationError({"role": "A workspace must keep at least one owner."})
@@ -272,9 +265,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     if invitation.email != user.email.lower():
         raise ValidationError("This invitation was sent to a different email address.")
     with transaction.atomic():
-        membership = membership_add(
-            workspace=invitation.workspace, user=user, role=invitation.role, actor=user
-        )
+        membership = membership_add(workspace=invitation.workspace, user=user, role=invitation.role, actor=user)
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         audit_record(

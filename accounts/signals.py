@@ -31,12 +31,17 @@ def record_user_event(user: Any, action: str, metadata: dict[str, Any] | None = 
     with request_info(actor_user_id=user.pk), no_workspace(), db_scope(user_id=user.pk):
         memberships = list(memberships_for_user(user=user))
         if not memberships:
-            audit_record(action=action, workspace=None, object_type="accounts.user", object_id=str(user.pk), metadata=metadata)
+            audit_record(
+                action=action, workspace=None, object_type="accounts.user", object_id=str(user.pk), metadata=metadata
+            )
         for m in memberships:
             with workspace_context(m.workspace, user_id=user.pk):
                 audit_record(
-                    action=action, workspace=m.workspace, object_type="accounts.user",
-                    object_id=str(user.pk), metadata=metadata,
+                    action=action,
+                    workspace=m.workspace,
+                    object_type="accounts.user",
+                    object_id=str(user.pk),
+                    metadata=metadata,
                 )
 
 

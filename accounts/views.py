@@ -60,7 +60,9 @@ def members(request: HttpRequest, workspace: Workspace, membership: Membership) 
         "invitations": selectors.invitations_pending(workspace=workspace),
         "form": form,
         "roles": Role.choices,
-        "matrix": [(perm, desc, [perm in ROLE_PERMISSIONS[r] for r, _ in Role.choices]) for perm, desc in PERMISSIONS.items()],
+        "matrix": [
+            (perm, desc, [perm in ROLE_PERMISSIONS[r] for r, _ in Role.choices]) for perm, desc in PERMISSIONS.items()
+        ],
         "can_manage": can(membership, "members.manage"),
     }
     return render(request, "accounts/members.html", context, status=400 if form.errors else 200)
@@ -98,7 +100,9 @@ def member_remove(request: HttpRequest, workspace: Workspace, membership: Member
 
 @require_POST
 @workspace_view("members.manage")
-def invitation_revoke(request: HttpRequest, workspace: Workspace, membership: Membership, invitation_id: str) -> HttpResponse:
+def invitation_revoke(
+    request: HttpRequest, workspace: Workspace, membership: Membership, invitation_id: str
+) -> HttpResponse:
     invitation = selectors.invitation_get(workspace=workspace, invitation_id=invitation_id)
     services.invitation_revoke(acting=membership, invitation=invitation)
     messages.success(request, f"Invitation to {invitation.email} revoked.")
@@ -145,7 +149,8 @@ def workspace_settings(request: HttpRequest, workspace: Workspace, membership: M
     if request.method == "POST" and form.is_valid():
         try:
             services.workspace_update_settings(
-                workspace=workspace, actor=_user(request),
+                workspace=workspace,
+                actor=_user(request),
                 **{f: form.cleaned_data[f] for f in services.WORKSPACE_SETTINGS_FIELDS},
             )
         except ValidationError as exc:

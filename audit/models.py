@@ -77,9 +77,7 @@ class AuditEvent(models.Model):
     rls_append_only: ClassVar[bool] = True
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq")]
         indexes = [
             models.Index(fields=["workspace", "-created_at"]),
             models.Index(fields=["workspace", "action", "-created_at"]),

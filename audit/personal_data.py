@@ -2,11 +2,24 @@ from audit.models import AuditEvent
 from collectpro.privacy.registry import PD, SECURITY_LOGS, Basis, Category, Erasure, declare
 
 declare(
-    AuditEvent, subject_type="user", subject="actor_user_id", purpose="Security and accountability (audit trail)",
+    AuditEvent,
+    subject_type="user",
+    subject="actor_user_id",
+    purpose="Security and accountability (audit trail)",
     fields={
-        "ip": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, SECURITY_LOGS, Erasure.KEEP_UNTIL,
-                 keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)"),
-        "user_agent": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, SECURITY_LOGS, Erasure.KEEP_UNTIL,
-                         keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)"),
+        "ip": PD(
+            Category.TECHNICAL,
+            Basis.LEGAL_OBLIGATION,
+            SECURITY_LOGS,
+            Erasure.KEEP_UNTIL,
+            keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)",
+        ),
+        "user_agent": PD(
+            Category.TECHNICAL,
+            Basis.LEGAL_OBLIGATION,
+            SECURITY_LOGS,
+            Erasure.KEEP_UNTIL,
+            keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)",
+        ),
     },
 )

@@ -28,11 +28,15 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args: object, members: QuerySet[Membership], action_names: list[str] | None = None, **kwargs: object):
+    def __init__(
+        self, *args: object, members: QuerySet[Membership], action_names: list[str] | None = None, **kwargs: object
+    ):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         names = sorted(set(action_names or []) | set(actions.ALL))
         cast(forms.ChoiceField, self.fields["action"]).choices = [("", "Any action")] + [(a, a) for a in names]
-        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", "Anyone")] + [(str(m.user_id), m.user.email) for m in members]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", "Anyone")] + [
+            (str(m.user_id), m.user.email) for m in members
+        ]
 
 
 def _filtered(workspace: Workspace, form: AuditFilterForm) -> QuerySet[AuditEvent]:
@@ -96,9 +100,45 @@ def audit_export(request: HttpRequest, workspace: Workspace, membership: Members
     def rows() -> Iterator[str]:
         writer = csv.writer(Echo())
         # Every hashed field, so an export can be re-verified outside CollectPro.
-        yield writer.writerow(["chain", "seq", "time", "action", "actor_user_id", "api_key_id", "object_type", "object_id", "ip", "user_agent", "request_id", "source", "metadata", "prev_hash", "hash"])
+        yield writer.writerow(
+            [
+                "chain",
+                "seq",
+                "time",
+                "action",
+                "actor_user_id",
+                "api_key_id",
+                "object_type",
+                "object_id",
+                "ip",
+                "user_agent",
+                "request_id",
+                "source",
+                "metadata",
+                "prev_hash",
+                "hash",
+            ]
+        )
         for e in events:
-            yield writer.writerow([e.chain, e.seq, e.created_at.isoformat(), e.action, e.actor_user_id or "", e.actor_api_key_id, e.object_type, e.object_id, e.ip or "", e.user_agent, e.request_id, e.source, json.dumps(e.metadata, sort_keys=True), e.prev_hash, e.hash])
+            yield writer.writerow(
+                [
+                    e.chain,
+                    e.seq,
+                    e.created_at.isoformat(),
+                    e.action,
+                    e.actor_user_id or "",
+                    e.actor_api_key_id,
+                    e.object_type,
+                    e.object_id,
+                    e.ip or "",
+                    e.user_agent,
+                    e.request_id,
+                    e.source,
+                    json.dumps(e.metadata, sort_keys=True),
+                    e.prev_hash,
+                    e.hash,
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="audit-{workspace.slug}.csv"'

@@ -23,7 +23,8 @@ class RequestInfo:
 
 
 _info: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar(
-    "collectpro_request_info", default=RequestInfo()  # noqa: B039  (frozen dataclass)
+    "collectpro_request_info",
+    default=RequestInfo(),  # noqa: B039  (frozen dataclass)
 )
 
 

@@ -73,11 +73,7 @@ class TenantModel(models.Model):
 def tenant_models() -> list[type[models.Model]]:
     from django.apps import apps
 
-    return [
-        m
-        for m in apps.get_models()
-        if issubclass(m, TenantModel) and not m._meta.abstract and m._meta.managed
-    ]
+    return [m for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.abstract and m._meta.managed]
 
 
 class WorkspaceKey(TenantModel):

@@ -53,7 +53,9 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("debts/<uuid:debt_id>/assign/", debtor_views.debt_assign, name="debt_assign"),
     path("debts/<uuid:debt_id>/plan-preview/", debtor_views.plan_preview, name="plan_preview"),
     path("debts/<uuid:debt_id>/documents/", debtor_views.document_upload, name="document_upload"),
-    path("debts/<uuid:debt_id>/documents/<uuid:document_id>/", debtor_views.document_download, name="document_download"),
+    path(
+        "debts/<uuid:debt_id>/documents/<uuid:document_id>/", debtor_views.document_download, name="document_download"
+    ),
     path("debts/<uuid:debt_id>/actions/<slug:action>/", debtor_views.debt_action, name="debt_action"),
     path("debtors/<uuid:debtor_id>/consent-proof.csv", consent_workspace.consent_proof_export, name="consent_proof"),
     path("settings/contact-rules/", consent_workspace.contact_rules_settings, name="contact_rules"),
@@ -61,12 +63,32 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("placements/<uuid:import_id>/", debtor_views.placement_detail, name="placement_detail"),
     path("placements/<uuid:import_id>/rejects.csv", debtor_views.placement_rejects, name="placement_rejects"),
     path("debts/<uuid:debt_id>/payment-links/", payment_pages.payment_link_create_view, name="payment_link_create"),
-    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/show/", payment_pages.payment_link_show, name="payment_link_show"),
-    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/revoke/", payment_pages.payment_link_revoke_view, name="payment_link_revoke"),
-    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/qr.svg", payment_pages.payment_link_qr, name="payment_link_qr"),
-    path("debts/<uuid:debt_id>/payment-links/<uuid:link_id>/send/", payment_pages.payment_link_send, name="payment_link_send"),
+    path(
+        "debts/<uuid:debt_id>/payment-links/<uuid:link_id>/show/",
+        payment_pages.payment_link_show,
+        name="payment_link_show",
+    ),
+    path(
+        "debts/<uuid:debt_id>/payment-links/<uuid:link_id>/revoke/",
+        payment_pages.payment_link_revoke_view,
+        name="payment_link_revoke",
+    ),
+    path(
+        "debts/<uuid:debt_id>/payment-links/<uuid:link_id>/qr.svg",
+        payment_pages.payment_link_qr,
+        name="payment_link_qr",
+    ),
+    path(
+        "debts/<uuid:debt_id>/payment-links/<uuid:link_id>/send/",
+        payment_pages.payment_link_send,
+        name="payment_link_send",
+    ),
     path("payments/reconciliation/", payment_pages.reconciliation_page, name="reconciliation"),
-    path("payments/reconciliation/exceptions/<uuid:exception_id>/resolve/", payment_pages.reconciliation_exception_resolve_view, name="reconciliation_exception_resolve"),
+    path(
+        "payments/reconciliation/exceptions/<uuid:exception_id>/resolve/",
+        payment_pages.reconciliation_exception_resolve_view,
+        name="reconciliation_exception_resolve",
+    ),
     path("payments/remittance/", payment_pages.remittance_page, name="remittance"),
     path("payments/remittance.csv", payment_pages.remittance_csv, name="remittance_csv"),
     path("communications/templates/", consent_ui.template_list, name="comms_templates"),
@@ -78,7 +100,11 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("debts/<uuid:debt_id>/consent/send/", consent_ui.debt_message_send, name="debt_message_send"),
     path("debts/<uuid:debt_id>/consent/disclosures/", consent_ui.debt_disclosure_record, name="debt_disclosure_record"),
     path("debts/<uuid:debt_id>/sequences/", consent_ui.debt_sequence_enrol, name="debt_sequence_enrol"),
-    path("debts/<uuid:debt_id>/sequences/<uuid:enrolment_id>/pause/", consent_ui.debt_sequence_pause, name="debt_sequence_pause"),
+    path(
+        "debts/<uuid:debt_id>/sequences/<uuid:enrolment_id>/pause/",
+        consent_ui.debt_sequence_pause,
+        name="debt_sequence_pause",
+    ),
 ]
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -119,7 +145,9 @@ urlpatterns = [
     path("legal/<slug:kind>/", consent_public.policy_page, name="policy_page"),
     path("cookies/consent/", consent_public.cookie_choice, name="cookie_choice"),
     path("api/v1/", include(api_patterns)),
-    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
+    path(
+        "api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"
+    ),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[], permission_classes=[]),

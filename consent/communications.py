@@ -29,39 +29,70 @@ from debtors.services.records import communication_refused
 log = logging.getLogger(__name__)
 OPT_OUT_SALT = "collectpro.optout"
 # A template sees only these plain strings — never model objects.
-VARIABLES = ("first_name", "full_name", "agency", "creditor", "reference", "balance", "currency", "payment_link", "opt_out_url")
+VARIABLES = (
+    "first_name",
+    "full_name",
+    "agency",
+    "creditor",
+    "reference",
+    "balance",
+    "currency",
+    "payment_link",
+    "opt_out_url",
+)
 _engine = Engine(autoescape=False)
 
 
 def opt_out_token(*, workspace_id: int, debtor_id: str, channel: str) -> str:
     # Deterministic (no timestamp): an opt-out link must keep working for ever.
-    return signing.Signer(salt=OPT_OUT_SALT).sign_object({"w": workspace_id, "d": str(debtor_id), "c": channel}, compress=True)
+    return signing.Signer(salt=OPT_OUT_SALT).sign_object(
+        {"w": workspace_id, "d": str(debtor_id), "c": channel}, compress=True
+    )
 
 
 def opt_out_url(*, workspace_id: int, debtor_id: str, channel: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("opt_out", args=[opt_out_token(workspace_id=workspace_id, debtor_id=debtor_id, channel=channel)])
+    return settings.SITE_URL.rstrip("/") + reverse(
+        "opt_out", args=[opt_out_token(workspace_id=workspace_id, debtor_id=debtor_id, channel=channel)]
+    )
 
 
 def template_for(*, workspace_id: int, name: str, channel: str, language: str) -> MessageTemplate:
     qs = MessageTemplate.objects.for_workspace(workspace_id).filter(name=name, channel=channel, is_active=True)
-    template = qs.filter(language=language).order_by("-version").first() or qs.filter(language="en").order_by("-version").first()
+    template = (
+        qs.filter(language=language).order_by("-version").first()
+        or qs.filter(language="en").order_by("-version").first()
+    )
     if template is None:
         raise ValidationError({"template": f"No active {channel} template named {name!r}."})
     return template
 
 
-def template_save(*, workspace: Any, name: str, channel: str, language: str, subject: str, body: str, actor: Any = None) -> MessageTemplate:
+def template_save(
+    *, workspace: Any, name: str, channel: str, language: str, subject: str, body: str, actor: Any = None
+) -> MessageTemplate:
     """Save a new version (older versions stay for the record)."""
     try:
         _engine.from_string(subject + body)
     except Exception as exc:
         raise ValidationError({"body": f"Template error: {exc}"}) from None
-    previous = MessageTemplate.objects.for_workspace(workspace).filter(name=name, channel=channel, language=language).order_by("-version").first()
+    previous = (
+        MessageTemplate.objects.for_workspace(workspace)
+        .filter(name=name, channel=channel, language=language)
+        .order_by("-version")
+        .first()
+    )
     with transaction.atomic():
-        MessageTemplate.objects.for_workspace(workspace).filter(name=name, channel=channel, language=language).update(is_active=False)
+        MessageTemplate.objects.for_workspace(workspace).filter(name=name, channel=channel, language=language).update(
+            is_active=False
+        )
         return MessageTemplate.objects.for_workspace(workspace).create(
-            workspace_id=getattr(workspace, "pk", workspace), name=name, channel=channel, language=language,
-            version=(previous.version + 1) if previous else 1, subject=subject, body=body,
+            workspace_id=getattr(workspace, "pk", workspace),
+            name=name,
+            channel=channel,
+            language=language,
+            version=(previous.version + 1) if previous else 1,
+            subject=subject,
+            body=body,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
 
@@ -72,10 +103,15 @@ def render(template: MessageTemplate, debt: Debt, *, payment_link: str = "") -> 
     debtor = debt.debtor
     unsubscribe = opt_out_url(workspace_id=debt.workspace_id, debtor_id=str(debtor.pk), channel=template.channel)
     values = {
-        "first_name": (debtor.full_name or "").split(" ")[0], "full_name": debtor.full_name or "",
-        "agency": debt.workspace.name, "creditor": debt.client.name, "reference": debt.reference,
-        "balance": from_minor(debt.balance_minor, debt.currency), "currency": debt.currency,
-        "payment_link": payment_link, "opt_out_url": unsubscribe,
+        "first_name": (debtor.full_name or "").split(" ")[0],
+        "full_name": debtor.full_name or "",
+        "agency": debt.workspace.name,
+        "creditor": debt.client.name,
+        "reference": debt.reference,
+        "balance": from_minor(debt.balance_minor, debt.currency),
+        "currency": debt.currency,
+        "payment_link": payment_link,
+        "opt_out_url": unsubscribe,
     }
     ctx = Context(values)
     subject = _engine.from_string(template.subject).render(ctx).strip()
@@ -87,15 +123,35 @@ def render(template: MessageTemplate, debt: Debt, *, payment_link: str = "") -> 
     return subject, body, unsubscribe
 
 
-def communication_send(*, debt: Debt, channel: str, template_name: str, at: datetime | None = None, actor: Any = None, payment_link: str = "") -> Communication:
+def communication_send(
+    *,
+    debt: Debt,
+    channel: str,
+    template_name: str,
+    at: datetime | None = None,
+    actor: Any = None,
+    payment_link: str = "",
+) -> Communication:
     """Send a templated message if, and only if, the contact rules allow it now."""
     at = at or timezone.now()
     debt = Debt.objects.for_workspace(debt.workspace_id).select_related("debtor", "client", "workspace").get(pk=debt.pk)
     decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
     if not decision.allowed:
-        communication_refused(debt=debt, channel=channel, reasons=[r.as_dict() for r in decision.reasons], template=template_name, actor=actor, at=at)
+        communication_refused(
+            debt=debt,
+            channel=channel,
+            reasons=[r.as_dict() for r in decision.reasons],
+            template=template_name,
+            actor=actor,
+            at=at,
+        )
         raise ContactRefused(decision)
-    template = template_for(workspace_id=debt.workspace_id, name=template_name, channel=channel, language=debt.debtor.preferred_language or "en")
+    template = template_for(
+        workspace_id=debt.workspace_id,
+        name=template_name,
+        channel=channel,
+        language=debt.debtor.preferred_language or "en",
+    )
     if not payment_link and "payment_link" in template.body:
         from payments.services import payment_link_create
 
@@ -103,13 +159,26 @@ def communication_send(*, debt: Debt, channel: str, template_name: str, at: date
     subject, body, _ = render(template, debt, payment_link=payment_link)
     with transaction.atomic():
         comm = Communication(
-            workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, channel=channel, direction="outbound",
-            status="queued", content=f"{subject}\n\n{body}" if subject else body, template=f"{template.name}@v{template.version}",
-            occurred_at=at, created_by=actor if getattr(actor, "pk", None) else None,
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            debtor_id=debt.debtor_id,
+            channel=channel,
+            direction="outbound",
+            status="queued",
+            content=f"{subject}\n\n{body}" if subject else body,
+            template=f"{template.name}@v{template.version}",
+            occurred_at=at,
+            created_by=actor if getattr(actor, "pk", None) else None,
         )
         comm.save(force_insert=True)
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
-        debt_event(debt, f"communication.{channel}", f"{channel.title()} queued ({template.name} v{template.version})", obj=comm, actor=actor)
+        debt_event(
+            debt,
+            f"communication.{channel}",
+            f"{channel.title()} queued ({template.name} v{template.version})",
+            obj=comm,
+            actor=actor,
+        )
         from consent.tasks import deliver_communication
 
         transaction.on_commit(lambda: deliver_communication.delay(debt.workspace_id, str(comm.pk)))
@@ -123,14 +192,20 @@ def deliver(*, communication: Communication) -> str:
         return communication.status
     debt = communication.debt
     debtor = debt.debtor
-    subject, _, body = (communication.content or "").partition("\n\n") if communication.channel == "email" else ("", "", communication.content or "")
+    subject, _, body = (
+        (communication.content or "").partition("\n\n")
+        if communication.channel == "email"
+        else ("", "", communication.content or "")
+    )
     unsubscribe = opt_out_url(workspace_id=debt.workspace_id, debtor_id=str(debtor.pk), channel=communication.channel)
     message_id = ""
     if communication.channel == "email":
         from django.core.mail import EmailMessage
 
         message = EmailMessage(
-            subject=subject, body=body, to=[debtor.email],
+            subject=subject,
+            body=body,
+            to=[debtor.email],
             headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         )
         message.extra_headers["X-CollectPro-Communication"] = str(communication.pk)

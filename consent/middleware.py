@@ -7,7 +7,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-EXEMPT_PREFIXES = ("/legal/", "/accounts/", "/static/", "/api/", "/webhooks/", "/pay/", "/optout/", "/healthz/", "/i18n/", "/cookies/")
+EXEMPT_PREFIXES = (
+    "/legal/",
+    "/accounts/",
+    "/static/",
+    "/api/",
+    "/webhooks/",
+    "/pay/",
+    "/optout/",
+    "/healthz/",
+    "/i18n/",
+    "/cookies/",
+)
 
 
 class PolicyAcceptanceMiddleware:
@@ -19,7 +30,12 @@ class PolicyAcceptanceMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and request.method == "GET" and not request.path.startswith(EXEMPT_PREFIXES):
+        if (
+            user is not None
+            and user.is_authenticated
+            and request.method == "GET"
+            and not request.path.startswith(EXEMPT_PREFIXES)
+        ):
             key = f"policy-accepted:{user.pk}:{cache.get('policy-generation', 0)}"
             if not cache.get(key):
                 from consent.public_views import pending_policies

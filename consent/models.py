@@ -64,7 +64,9 @@ class PolicyVersion(models.Model):
     kind = models.CharField(max_length=20, choices=PolicyKind.choices)
     version = models.CharField(max_length=20)
     effective_at = models.DateTimeField()
-    material_change = models.BooleanField(default=False, help_text="Users must re-accept; debtors with an email are notified")
+    material_change = models.BooleanField(
+        default=False, help_text="Users must re-accept; debtors with an email are notified"
+    )
     text = models.TextField()
     text_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now)
@@ -82,11 +84,25 @@ class PolicyVersion(models.Model):
 
 
 @personal_data(
-    subject_type="debtor", subject="subject_id", purpose="Proof of consent and contact preferences",
+    subject_type="debtor",
+    subject="subject_id",
+    purpose="Proof of consent and contact preferences",
     recipients=("the creditor, on request (proof-of-consent export)",),
     fields={
-        "ip": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1): demonstrate consent"),
-        "user_agent": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1): demonstrate consent"),
+        "ip": PD(
+            Category.TECHNICAL,
+            Basis.LEGAL_OBLIGATION,
+            CONSENT_PROOF,
+            Erasure.KEEP_UNTIL,
+            keep_law="GDPR Art. 7(1): demonstrate consent",
+        ),
+        "user_agent": PD(
+            Category.TECHNICAL,
+            Basis.LEGAL_OBLIGATION,
+            CONSENT_PROOF,
+            Erasure.KEEP_UNTIL,
+            keep_law="GDPR Art. 7(1): demonstrate consent",
+        ),
     },
 )
 class ConsentRecord(TenantModel):
@@ -113,8 +129,14 @@ class ConsentRecord(TenantModel):
 
 
 @personal_data(
-    subject_type="user", subject="user_id", purpose="Proof that a user accepted a policy version",
-    fields={"ip": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1)")},
+    subject_type="user",
+    subject="user_id",
+    purpose="Proof that a user accepted a policy version",
+    fields={
+        "ip": PD(
+            Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1)"
+        )
+    },
 )
 class PolicyAcceptance(models.Model):
     """A user's acceptance of a policy version (re-asked after a material change)."""
@@ -132,14 +154,20 @@ class ContactPolicy(TenantModel):
     """A workspace's own contact rules, on top of its jurisdiction profile. The
     engine always takes the stricter of the two."""
 
-    start_hour = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Earliest local hour (0–23); blank = the jurisdiction's")
-    end_hour = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Latest local hour (exclusive); blank = the jurisdiction's")
+    start_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Earliest local hour (0–23); blank = the jurisdiction's"
+    )
+    end_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Latest local hour (exclusive); blank = the jurisdiction's"
+    )
     call_cap_7_days = models.PositiveSmallIntegerField(null=True, blank=True)
     email_cap_7_days = models.PositiveSmallIntegerField(null=True, blank=True)
     sms_cap_7_days = models.PositiveSmallIntegerField(null=True, blank=True)
     whatsapp_cap_7_days = models.PositiveSmallIntegerField(null=True, blank=True)
     allow_weekends = models.BooleanField(default=True)
-    blackout_dates = models.JSONField(default=list, blank=True, help_text='["2026-12-25", …] in the debtor\'s local calendar')
+    blackout_dates = models.JSONField(
+        default=list, blank=True, help_text='["2026-12-25", …] in the debtor\'s local calendar'
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace"], name="contact_policy_one_per_workspace")]
@@ -165,7 +193,9 @@ class MessageTemplate(TenantModel):
     record the version they were rendered from."""
 
     name = models.SlugField(max_length=60)
-    channel = models.CharField(max_length=10, choices=[("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("letter", "Letter")])
+    channel = models.CharField(
+        max_length=10, choices=[("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("letter", "Letter")]
+    )
     language = models.CharField(max_length=8, default="en")
     version = models.PositiveIntegerField(default=1)
     subject = models.CharField(max_length=200, blank=True, default="")
@@ -175,7 +205,11 @@ class MessageTemplate(TenantModel):
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "name", "channel", "language", "version"], name="message_template_version_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "name", "channel", "language", "version"], name="message_template_version_unique"
+            )
+        ]
         indexes = [models.Index(fields=["workspace", "name", "channel", "language", "is_active"])]
 
 
@@ -208,7 +242,16 @@ class Disclosure(TenantModel):
     """A disclosure of a debtor's data to a third party: who, what, when, why."""
 
     debtor = models.ForeignKey("debtors.Debtor", on_delete=models.CASCADE, related_name="+")
-    recipient_type = models.CharField(max_length=20, choices=[("field_agent", "Field agent"), ("legal_firm", "Legal firm"), ("credit_bureau", "Credit bureau"), ("creditor", "Creditor"), ("other", "Other")])
+    recipient_type = models.CharField(
+        max_length=20,
+        choices=[
+            ("field_agent", "Field agent"),
+            ("legal_firm", "Legal firm"),
+            ("credit_bureau", "Credit bureau"),
+            ("creditor", "Creditor"),
+            ("other", "Other"),
+        ],
+    )
     recipient_name = models.CharField(max_length=200)
     categories = models.JSONField(default=list)
     purpose = models.CharField(max_length=200)
@@ -235,10 +278,24 @@ class SubProcessor(models.Model):
 
 
 @personal_data(
-    subject_type="visitor", subject="visitor_id", purpose="Proof of cookie choices",
+    subject_type="visitor",
+    subject="visitor_id",
+    purpose="Proof of cookie choices",
     fields={
-        "ip": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1); ePrivacy"),
-        "user_agent": PD(Category.TECHNICAL, Basis.LEGAL_OBLIGATION, CONSENT_PROOF, Erasure.KEEP_UNTIL, keep_law="GDPR Art. 7(1); ePrivacy"),
+        "ip": PD(
+            Category.TECHNICAL,
+            Basis.LEGAL_OBLIGATION,
+            CONSENT_PROOF,
+            Erasure.KEEP_UNTIL,
+            keep_law="GDPR Art. 7(1); ePrivacy",
+        ),
+        "user_agent": PD(
+            Category.TECHNICAL,
+            Basis.LEGAL_OBLIGATION,
+            CONSENT_PROOF,
+            Erasure.KEEP_UNTIL,
+            keep_law="GDPR Art. 7(1); ePrivacy",
+        ),
     },
 )
 class VisitorConsent(models.Model):

@@ -23,7 +23,9 @@ def policy_change_notify_all(*, policy_id: str) -> int:
     for workspace in Workspace.objects.order_by("pk"):
         with workspace_context(workspace):
             opted_out = set(
-                ConsentRecord.objects.filter(purpose__in=[Purpose.CONTACT_EMAIL, Purpose.ALL_CONTACT], subject_type="debtor")
+                ConsentRecord.objects.filter(
+                    purpose__in=[Purpose.CONTACT_EMAIL, Purpose.ALL_CONTACT], subject_type="debtor"
+                )
                 .order_by("subject_id", "purpose", "-created_at")
                 .values_list("subject_id", "action")
                 .distinct()
@@ -42,8 +44,10 @@ def policy_change_notify_all(*, policy_id: str) -> int:
                 messages = [
                     EmailMessage(
                         subject=f"{workspace.name}: our privacy notice has changed",
-                        body=(f"We updated our privacy notice (version {policy.version}, effective {policy.effective_at:%Y-%m-%d}). "
-                              f"Read it at {url}\n"),
+                        body=(
+                            f"We updated our privacy notice (version {policy.version}, effective {policy.effective_at:%Y-%m-%d}). "
+                            f"Read it at {url}\n"
+                        ),
                         to=[d.email],
                     )
                     for d in batch
@@ -52,5 +56,9 @@ def policy_change_notify_all(*, policy_id: str) -> int:
                 if messages:
                     get_connection().send_messages(messages)
                     sent += len(messages)
-                    audit_record(action="policy.debtors_notified", workspace=workspace, metadata={"policy_version": policy.version, "count": len(messages)})
+                    audit_record(
+                        action="policy.debtors_notified",
+                        workspace=workspace,
+                        metadata={"policy_version": policy.version, "count": len(messages)},
+                    )
     return sent

@@ -24,7 +24,9 @@ def policy_page(request: HttpRequest, kind: str) -> HttpResponse:
         raise Http404("No such policy")
     current = policy_current(kind)
     history = PolicyVersion.objects.filter(kind=kind).order_by("-effective_at")
-    return render(request, "consent/policy.html", {"kind": PolicyKind(kind).label, "current": current, "history": history})
+    return render(
+        request, "consent/policy.html", {"kind": PolicyKind(kind).label, "current": current, "history": history}
+    )
 
 
 def cookies_page(request: HttpRequest) -> HttpResponse:
@@ -44,17 +46,37 @@ def cookie_choice(request: HttpRequest) -> HttpResponse:
     notice = policy_current(PolicyKind.COOKIES)
     info = current_request_info()
     VisitorConsent.objects.create(
-        visitor_id=visitor, analytics=analytics, notice_version=notice.version if notice else "",
-        notice_hash=notice.text_hash if notice else "", ip=info.ip, user_agent=info.user_agent[:400],
+        visitor_id=visitor,
+        analytics=analytics,
+        notice_version=notice.version if notice else "",
+        notice_hash=notice.text_hash if notice else "",
+        ip=info.ip,
+        user_agent=info.user_agent[:400],
     )
     target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = "/"
     response = redirect(target)
     secure = request.is_secure()
-    response.set_cookie(CONSENT_COOKIE, f"{visitor}:{'analytics' if analytics else 'necessary'}", max_age=YEAR, httponly=True, samesite="Lax", secure=secure)
+    response.set_cookie(
+        CONSENT_COOKIE,
+        f"{visitor}:{'analytics' if analytics else 'necessary'}",
+        max_age=YEAR,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+    )
     if analytics:
-        response.set_cookie(ANALYTICS_COOKIE, secrets.token_hex(8), max_age=395 * 24 * 3600, httponly=True, samesite="Lax", secure=secure)
+        response.set_cookie(
+            ANALYTICS_COOKIE,
+            secrets.token_hex(8),
+            max_age=395 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+        )
     else:
         response.delete_cookie(ANALYTICS_COOKIE)
     return response
@@ -70,7 +92,9 @@ def policy_accept(request: HttpRequest) -> HttpResponse:
         for policy in pending:
             PolicyAcceptance.objects.get_or_create(user=request.user, policy=policy, defaults={"ip": info.ip})
         target = request.POST.get("next") or ""
-        return redirect(target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else "home")
+        return redirect(
+            target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else "home"
+        )
     return render(request, "consent/accept.html", {"pending": pending, "next": request.GET.get("next", "/")})
 
 

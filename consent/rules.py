@@ -70,7 +70,13 @@ def effective_rules(workspace: Any) -> EffectiveRules:
     policy = ContactPolicy.objects.for_workspace(workspace).first()
     start, end = profile.contact_start, profile.contact_end
     source = profile.contact_hours_source
-    caps: dict[str, int | None] = {"call": profile.call_cap_per_7_days, "email": None, "sms": None, "whatsapp": None, "letter": None}
+    caps: dict[str, int | None] = {
+        "call": profile.call_cap_per_7_days,
+        "email": None,
+        "sms": None,
+        "whatsapp": None,
+        "letter": None,
+    }
     allow_weekends, blackout = True, frozenset[date]()
     if policy is not None:
         if policy.start_hour is not None and time(policy.start_hour) > start:
@@ -83,7 +89,9 @@ def effective_rules(workspace: Any) -> EffectiveRules:
                 caps[channel] = own
         allow_weekends = policy.allow_weekends
         blackout = frozenset(date.fromisoformat(d) for d in policy.blackout_dates or [] if isinstance(d, str))
-    return EffectiveRules(start, end, source, caps, profile.call_cap_source, allow_weekends, blackout, workspace.jurisdiction == "US")
+    return EffectiveRules(
+        start, end, source, caps, profile.call_cap_source, allow_weekends, blackout, workspace.jurisdiction == "US"
+    )
 
 
 def debtor_zone(debt: Debt) -> zoneinfo.ZoneInfo:
@@ -107,9 +115,11 @@ def consent_state(*, workspace_id: int, subject_type: str, subject_id: str, purp
 
 
 def _contacts(debt: Debt, channel: str, since: datetime, until: datetime) -> Any:
-    return Communication.objects.for_workspace(debt.workspace_id).filter(
-        debt_id=debt.pk, channel=channel, direction="outbound", occurred_at__gte=since, occurred_at__lt=until
-    ).exclude(status__in=("refused", "failed"))
+    return (
+        Communication.objects.for_workspace(debt.workspace_id)
+        .filter(debt_id=debt.pk, channel=channel, direction="outbound", occurred_at__gte=since, occurred_at__lt=until)
+        .exclude(status__in=("refused", "failed"))
+    )
 
 
 def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
@@ -127,20 +137,46 @@ def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
     if debtor.is_bankrupt:
         reasons.append(Reason("bankrupt", "The debtor is in bankruptcy; collection contact is stayed."))
     if getattr(debtor, "processing_restricted", False):
-        reasons.append(Reason("restricted", "Processing of the debtor's data is restricted (rights request).", "GDPR Art. 18"))
+        reasons.append(
+            Reason("restricted", "Processing of the debtor's data is restricted (rights request).", "GDPR Art. 18")
+        )
     if getattr(debt, "legal_hold", False):
         reasons.append(Reason("legal_hold", "The debt is under a legal hold."))
     if debt.status == DebtStatus.DISPUTED:
-        reasons.append(Reason("disputed", "The debt has an open dispute; collection is on hold until it is resolved.", "12 CFR 1006.38"))
-    elif debt.status in (DebtStatus.ON_HOLD, DebtStatus.CLOSED, DebtStatus.RECALLED, DebtStatus.PAID, DebtStatus.SETTLED, DebtStatus.WRITTEN_OFF):
+        reasons.append(
+            Reason(
+                "disputed",
+                "The debt has an open dispute; collection is on hold until it is resolved.",
+                "12 CFR 1006.38",
+            )
+        )
+    elif debt.status in (
+        DebtStatus.ON_HOLD,
+        DebtStatus.CLOSED,
+        DebtStatus.RECALLED,
+        DebtStatus.PAID,
+        DebtStatus.SETTLED,
+        DebtStatus.WRITTEN_OFF,
+    ):
         reasons.append(Reason("not_collectable", f"The debt is {debt.get_status_display().lower()}."))
 
     # What the debtor has asked for.
     subject = str(debtor.pk)
-    if consent_state(workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=Purpose.ALL_CONTACT) == ConsentAction.WITHDRAW:
-        reasons.append(Reason("cease_communication", "The debtor asked us to stop all communication.", "12 CFR 1006.6(c)"))
+    if (
+        consent_state(
+            workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=Purpose.ALL_CONTACT
+        )
+        == ConsentAction.WITHDRAW
+    ):
+        reasons.append(
+            Reason("cease_communication", "The debtor asked us to stop all communication.", "12 CFR 1006.6(c)")
+        )
     purpose = CHANNEL_PURPOSE.get(channel)
-    if purpose and consent_state(workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=purpose) == ConsentAction.WITHDRAW:
+    if (
+        purpose
+        and consent_state(workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=purpose)
+        == ConsentAction.WITHDRAW
+    ):
         reasons.append(Reason("opted_out", f"The debtor opted out of {channel}.", "12 CFR 1006.14(h)"))
     if channel == "email" and not debtor.email:
         reasons.append(Reason("no_address", "No email address on file."))
@@ -150,13 +186,17 @@ def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
     # When: the debtor's local clock and calendar (letters aren't time-bound).
     if channel != "letter":
         if not (rules.start <= local.time() < rules.end):
-            reasons.append(Reason(
-                "outside_hours",
-                f"It is {local:%H:%M} for the debtor ({local.tzinfo}); contact is allowed {rules.start:%H:%M}–{rules.end:%H:%M}.",
-                rules.hours_source,
-            ))
+            reasons.append(
+                Reason(
+                    "outside_hours",
+                    f"It is {local:%H:%M} for the debtor ({local.tzinfo}); contact is allowed {rules.start:%H:%M}–{rules.end:%H:%M}.",
+                    rules.hours_source,
+                )
+            )
         if not rules.allow_weekends and local.weekday() >= 5:
-            reasons.append(Reason("weekend", "The workspace does not contact debtors at weekends.", "workspace contact policy"))
+            reasons.append(
+                Reason("weekend", "The workspace does not contact debtors at weekends.", "workspace contact policy")
+            )
         if local.date() in rules.blackout_dates:
             reasons.append(Reason("blackout", f"{local.date()} is a blackout date.", "workspace contact policy"))
 
@@ -166,16 +206,31 @@ def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
     if cap is not None:
         made = _contacts(debt, channel, week_ago, at).count()
         if made >= cap:
-            reasons.append(Reason("frequency_cap", f"{made} {channel} attempts in the last 7 days (limit {cap}).", rules.cap_source if channel == CALL else "workspace contact policy"))
+            reasons.append(
+                Reason(
+                    "frequency_cap",
+                    f"{made} {channel} attempts in the last 7 days (limit {cap}).",
+                    rules.cap_source if channel == CALL else "workspace contact policy",
+                )
+            )
     if channel == CALL and rules.reg_f:
         # No call within 7 days after a telephone conversation; the conversation day is day 1.
-        quiet_from = datetime.combine(local.date() - timedelta(days=REG_F_QUIET_DAYS - 1), time.min, tzinfo=local.tzinfo)
-        talked = _contacts(debt, CALL, quiet_from, at).filter(Q(outcome__in=CONVERSATION_OUTCOMES)).order_by("-occurred_at").first()
+        quiet_from = datetime.combine(
+            local.date() - timedelta(days=REG_F_QUIET_DAYS - 1), time.min, tzinfo=local.tzinfo
+        )
+        talked = (
+            _contacts(debt, CALL, quiet_from, at)
+            .filter(Q(outcome__in=CONVERSATION_OUTCOMES))
+            .order_by("-occurred_at")
+            .first()
+        )
         if talked is not None:
             day1 = talked.occurred_at.astimezone(local.tzinfo).date()
-            reasons.append(Reason(
-                "recent_conversation",
-                f"A telephone conversation took place on {day1}; no calls until {day1 + timedelta(days=REG_F_QUIET_DAYS)}.",
-                "12 CFR 1006.14(b)(2)(ii)",
-            ))
+            reasons.append(
+                Reason(
+                    "recent_conversation",
+                    f"A telephone conversation took place on {day1}; no calls until {day1 + timedelta(days=REG_F_QUIET_DAYS)}.",
+                    "12 CFR 1006.14(b)(2)(ii)",
+                )
+            )
     return Decision(allowed=not reasons, channel=channel, local_time=local, reasons=reasons)

@@ -40,19 +40,27 @@ def sequence_create(*, workspace: Any, name: str, steps: list[dict[str, Any]]) -
     from consent.models import MessageTemplate
 
     for i, step in enumerate(steps):
-        if step.get("channel") in ("email", "sms", "whatsapp") and step.get("template") and not MessageTemplate.objects.for_workspace(workspace).filter(
-            name=step["template"], channel=step["channel"], is_active=True
-        ).exists():
+        if (
+            step.get("channel") in ("email", "sms", "whatsapp")
+            and step.get("template")
+            and not MessageTemplate.objects.for_workspace(workspace)
+            .filter(name=step["template"], channel=step["channel"], is_active=True)
+            .exists()
+        ):
             errors.append(f"step {i + 1}: there is no active {step['channel']} template named {step['template']!r}")
     if errors:
         raise ValidationError({"steps": errors})
-    return Sequence.objects.for_workspace(workspace).create(workspace_id=getattr(workspace, "pk", workspace), name=name, steps=steps)
+    return Sequence.objects.for_workspace(workspace).create(
+        workspace_id=getattr(workspace, "pk", workspace), name=name, steps=steps
+    )
 
 
 def sequence_enrol(*, debt: Debt, sequence: Sequence, start: datetime | None = None) -> DebtSequence:
     start = start or timezone.now()
     enrolment, created = DebtSequence.objects.for_workspace(debt.workspace_id).get_or_create(
-        workspace_id=debt.workspace_id, debt=debt, sequence=sequence,
+        workspace_id=debt.workspace_id,
+        debt=debt,
+        sequence=sequence,
         defaults={"started_at": start, "next_due_at": start + timedelta(days=sequence.steps[0]["day"])},
     )
     if created:
@@ -83,7 +91,11 @@ def sequence_preview(*, enrolment: DebtSequence, at: datetime | None = None) -> 
         return StepPreview(None, None, False, ["The sequence has finished."])
     step = steps[enrolment.next_step]
     reasons = ["Paused."] if enrolment.paused else []
-    debt = Debt.objects.for_workspace(enrolment.workspace_id).select_related("debtor", "workspace", "client").get(pk=enrolment.debt_id)
+    debt = (
+        Debt.objects.for_workspace(enrolment.workspace_id)
+        .select_related("debtor", "workspace", "client")
+        .get(pk=enrolment.debt_id)
+    )
     if step["channel"] != "call":
         decision = can_contact(debt, step["channel"], at)
         reasons += [r.message for r in decision.reasons]
@@ -94,11 +106,17 @@ def _run_step(enrolment: DebtSequence, now: datetime) -> str:
     from consent.communications import communication_send
     from debtors.services.records import communication_log
 
-    debt = Debt.objects.for_workspace(enrolment.workspace_id).select_related("debtor", "workspace", "client").get(pk=enrolment.debt_id)
+    debt = (
+        Debt.objects.for_workspace(enrolment.workspace_id)
+        .select_related("debtor", "workspace", "client")
+        .get(pk=enrolment.debt_id)
+    )
     steps = enrolment.sequence.steps
     step = steps[enrolment.next_step]
     if debt.status in NOT_COLLECTABLE:
-        DebtSequence.objects.filter(pk=enrolment.pk).update(finished_at=now, last_result={"stopped": f"debt {debt.status}"})
+        DebtSequence.objects.filter(pk=enrolment.pk).update(
+            finished_at=now, last_result={"stopped": f"debt {debt.status}"}
+        )
         return "stopped"
     try:
         if step["channel"] in ("email", "sms", "whatsapp"):
@@ -106,10 +124,16 @@ def _run_step(enrolment: DebtSequence, now: datetime) -> str:
         elif step["channel"] == "letter":
             communication_log(debt=debt, channel="letter", status="queued", template=step.get("template", ""), at=now)
         else:  # a call: a task for the agent, checked against the rules when they call
-            debt_event(debt, "task.call", f"Call due (sequence “{enrolment.sequence.name}”, step {enrolment.next_step + 1})", obj=enrolment)
+            debt_event(
+                debt,
+                "task.call",
+                f"Call due (sequence “{enrolment.sequence.name}”, step {enrolment.next_step + 1})",
+                obj=enrolment,
+            )
     except ContactRefused as exc:
         DebtSequence.objects.filter(pk=enrolment.pk).update(
-            next_due_at=now + RETRY_AFTER, last_result={"refused": [r.as_dict() for r in exc.decision.reasons], "at": now.isoformat()}
+            next_due_at=now + RETRY_AFTER,
+            last_result={"refused": [r.as_dict() for r in exc.decision.reasons], "at": now.isoformat()},
         )
         return "refused"
     except ValidationError as exc:  # e.g. its template was deleted: hold this debt, go on with the others
@@ -119,10 +143,14 @@ def _run_step(enrolment: DebtSequence, now: datetime) -> str:
         return "refused"
     nxt = enrolment.next_step + 1
     if nxt >= len(steps):
-        DebtSequence.objects.filter(pk=enrolment.pk).update(next_step=nxt, finished_at=now, next_due_at=None, last_result={"done": step})
+        DebtSequence.objects.filter(pk=enrolment.pk).update(
+            next_step=nxt, finished_at=now, next_due_at=None, last_result={"done": step}
+        )
     else:
         due = enrolment.started_at + timedelta(days=steps[nxt]["day"])
-        DebtSequence.objects.filter(pk=enrolment.pk).update(next_step=nxt, next_due_at=max(due, now), last_result={"done": step})
+        DebtSequence.objects.filter(pk=enrolment.pk).update(
+            next_step=nxt, next_due_at=max(due, now), last_result={"done": step}
+        )
     return "done"
 
 
@@ -136,11 +164,14 @@ def sequences_run_due(*, workspace: Any, now: datetime | None = None, limit: int
     with workspace_context(workspace):
         due = list(
             DebtSequence.objects.filter(paused=False, finished_at__isnull=True, next_due_at__lte=now)
-            .select_related("sequence").order_by("next_due_at")[:limit]
+            .select_related("sequence")
+            .order_by("next_due_at")[:limit]
         )
     for enrolment in due:
         with workspace_context(workspace), transaction.atomic():
-            claimed = DebtSequence.objects.filter(pk=enrolment.pk, next_step=enrolment.next_step, next_due_at=enrolment.next_due_at).update(
+            claimed = DebtSequence.objects.filter(
+                pk=enrolment.pk, next_step=enrolment.next_step, next_due_at=enrolment.next_due_at
+            ).update(
                 next_due_at=now + timedelta(minutes=10)  # lease: a crash retries in 10 minutes
             )
             if not claimed:

@@ -37,7 +37,9 @@ def policy_current(kind: str, *, at: datetime | None = None) -> PolicyVersion | 
     return PolicyVersion.objects.filter(kind=kind, effective_at__lte=at).order_by("-effective_at").first()
 
 
-def policy_publish(*, kind: str, version: str, text: str, effective_at: datetime | None = None, material_change: bool = False) -> PolicyVersion:
+def policy_publish(
+    *, kind: str, version: str, text: str, effective_at: datetime | None = None, material_change: bool = False
+) -> PolicyVersion:
     if kind not in PolicyKind.values:
         raise ValidationError({"kind": "Unknown policy kind."})
     if not text.strip():
@@ -46,10 +48,19 @@ def policy_publish(*, kind: str, version: str, text: str, effective_at: datetime
         raise ValidationError({"version": "This version already exists."})
     with transaction.atomic():
         policy = PolicyVersion.objects.create(
-            kind=kind, version=version, text=text, text_hash=PolicyVersion.hash_text(text),
-            effective_at=effective_at or timezone.now(), material_change=material_change,
+            kind=kind,
+            version=version,
+            text=text,
+            text_hash=PolicyVersion.hash_text(text),
+            effective_at=effective_at or timezone.now(),
+            material_change=material_change,
         )
-        audit_record(action="policy.published", workspace=None, obj=policy, metadata={"kind": kind, "version": version, "material": material_change})
+        audit_record(
+            action="policy.published",
+            workspace=None,
+            obj=policy,
+            metadata={"kind": kind, "version": version, "material": material_change},
+        )
         # Everyone's "already accepted" memo is now stale.
         transaction.on_commit(lambda: cache.set("policy-generation", timezone.now().timestamp(), None))
         if material_change:
@@ -81,17 +92,30 @@ def consent_record(
     if source not in ConsentSource.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
     if notice is None:
-        notice = policy_current(PolicyKind.COOKIES if purpose == Purpose.ANALYTICS_COOKIES else PolicyKind.COLLECTION_NOTICE)
+        notice = policy_current(
+            PolicyKind.COOKIES if purpose == Purpose.ANALYTICS_COOKIES else PolicyKind.COLLECTION_NOTICE
+        )
     info = current_request_info()
     with transaction.atomic():
         record = ConsentRecord.objects.for_workspace(workspace).create(
-            workspace_id=getattr(workspace, "pk", workspace), subject_type=subject_type, subject_id=str(subject_id),
-            purpose=purpose, action=action, lawful_basis=lawful_basis, source=source, notice=notice,
-            notice_version=notice.version if notice else "", notice_hash=notice.text_hash if notice else "",
-            ip=info.ip, user_agent=info.user_agent[:400], actor_user_id=getattr(actor, "pk", None) or info.actor_user_id,
+            workspace_id=getattr(workspace, "pk", workspace),
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            purpose=purpose,
+            action=action,
+            lawful_basis=lawful_basis,
+            source=source,
+            notice=notice,
+            notice_version=notice.version if notice else "",
+            notice_hash=notice.text_hash if notice else "",
+            ip=info.ip,
+            user_agent=info.user_agent[:400],
+            actor_user_id=getattr(actor, "pk", None) or info.actor_user_id,
         )
         audit_record(
-            action=f"consent.{action}", workspace=workspace, obj=record,
+            action=f"consent.{action}",
+            workspace=workspace,
+            obj=record,
             metadata={"purpose": purpose, "source": source, "subject_type": subject_type},
         )
     return record
@@ -114,12 +138,19 @@ def contact_decide(*, debt: Any, channel: str, at: datetime | None = None, actor
     """Decide and record the decision (allowed or refused, with every reason)."""
     decision = can_contact(debt, channel, at or timezone.now())
     ContactAttempt.objects.for_workspace(debt.workspace_id).create(
-        workspace_id=debt.workspace_id, debt=debt, channel=channel, allowed=decision.allowed,
-        reasons=[r.as_dict() for r in decision.reasons], actor_user_id=getattr(actor, "pk", None),
+        workspace_id=debt.workspace_id,
+        debt=debt,
+        channel=channel,
+        allowed=decision.allowed,
+        reasons=[r.as_dict() for r in decision.reasons],
+        actor_user_id=getattr(actor, "pk", None),
     )
     if not decision.allowed:
         audit_record(
-            action="contact.refused", workspace=debt.workspace_id, obj=debt, actor_user_id=getattr(actor, "pk", None),
+            action="contact.refused",
+            workspace=debt.workspace_id,
+            obj=debt,
+            actor_user_id=getattr(actor, "pk", None),
             metadata={"channel": channel, "reasons": [r.code for r in decision.reasons]},
         )
     return decision
@@ -129,17 +160,37 @@ def consent_proof(*, workspace: Any, subject_type: str, subject_id: str) -> list
     """Every consent record of a person, oldest first, with the notice version and
     the hash of its exact text — the proof that consent was given (GDPR Art. 7(1))."""
     rows = []
-    for r in ConsentRecord.objects.for_workspace(workspace).filter(subject_type=subject_type, subject_id=str(subject_id)).order_by("created_at", "id"):
-        rows.append({
-            "time": r.created_at.isoformat(), "purpose": r.purpose, "action": r.action, "lawful_basis": r.lawful_basis,
-            "source": r.source, "notice_version": r.notice_version, "notice_sha256": r.notice_hash,
-            "ip": r.ip or "", "user_agent": r.user_agent, "recorded_by_user_id": r.actor_user_id or "",
-        })
+    for r in (
+        ConsentRecord.objects.for_workspace(workspace)
+        .filter(subject_type=subject_type, subject_id=str(subject_id))
+        .order_by("created_at", "id")
+    ):
+        rows.append(
+            {
+                "time": r.created_at.isoformat(),
+                "purpose": r.purpose,
+                "action": r.action,
+                "lawful_basis": r.lawful_basis,
+                "source": r.source,
+                "notice_version": r.notice_version,
+                "notice_sha256": r.notice_hash,
+                "ip": r.ip or "",
+                "user_agent": r.user_agent,
+                "recorded_by_user_id": r.actor_user_id or "",
+            }
+        )
     return rows
 
 
 def disclosure_record(
-    *, workspace: Any, debtor: Any, recipient_type: str, recipient_name: str, categories: list[str], purpose: str, actor: Any = None
+    *,
+    workspace: Any,
+    debtor: Any,
+    recipient_type: str,
+    recipient_name: str,
+    categories: list[str],
+    purpose: str,
+    actor: Any = None,
 ) -> Any:
     """Record a disclosure of a debtor's data to a third party (who, what, when, why)."""
     from consent.models import Disclosure
@@ -148,10 +199,19 @@ def disclosure_record(
         raise ValidationError({"recipient_name": "Name the recipient, the categories disclosed and why."})
     with transaction.atomic():
         disclosure = Disclosure.objects.for_workspace(workspace).create(
-            workspace_id=getattr(workspace, "pk", workspace), debtor=debtor, recipient_type=recipient_type,
-            recipient_name=recipient_name.strip()[:200], categories=sorted(set(categories)), purpose=purpose.strip()[:200],
+            workspace_id=getattr(workspace, "pk", workspace),
+            debtor=debtor,
+            recipient_type=recipient_type,
+            recipient_name=recipient_name.strip()[:200],
+            categories=sorted(set(categories)),
+            purpose=purpose.strip()[:200],
             actor_user_id=getattr(actor, "pk", None),
         )
-        audit_record(action="personal_data.disclosed", workspace=workspace, obj=debtor, actor_user_id=getattr(actor, "pk", None),
-                     metadata={"recipient_type": recipient_type, "categories": sorted(set(categories))})
+        audit_record(
+            action="personal_data.disclosed",
+            workspace=workspace,
+            obj=debtor,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"recipient_type": recipient_type, "categories": sorted(set(categories))},
+        )
     return disclosure

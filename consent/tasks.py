@@ -22,7 +22,11 @@ def deliver_communication(self: object, workspace_id: int, communication_id: str
 
     workspace = Workspace.objects.get(pk=workspace_id)
     with request_info(source="task"), workspace_context(workspace):
-        comm = Communication.objects.select_related("debt", "debt__debtor", "debt__workspace").filter(pk=communication_id).first()
+        comm = (
+            Communication.objects.select_related("debt", "debt__debtor", "debt__workspace")
+            .filter(pk=communication_id)
+            .first()
+        )
         if comm is None:
             return "missing"
         return deliver(communication=comm)

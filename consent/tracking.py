@@ -13,7 +13,13 @@ from collectpro.tenancy.context import db_scope
 from debtors.models import Communication
 from debtors.services.ledger import debt_event
 
-STATUS = {"delivered": "delivered", "bounced": "bounced", "rejected": "failed", "failed": "failed", "complained": "delivered"}
+STATUS = {
+    "delivered": "delivered",
+    "bounced": "bounced",
+    "rejected": "failed",
+    "failed": "failed",
+    "complained": "delivered",
+}
 
 
 @receiver(tracking, dispatch_uid="collectpro_email_tracking")
@@ -22,7 +28,9 @@ def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     if not status or not event.message_id:
         return
     with db_scope(provider_ref=str(event.message_id)):
-        comm = Communication.unscoped.select_related("workspace").filter(provider_message_id=str(event.message_id)).first()
+        comm = (
+            Communication.unscoped.select_related("workspace").filter(provider_message_id=str(event.message_id)).first()
+        )
     if comm is None:
         return
     with workspace_context(comm.workspace):

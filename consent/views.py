@@ -40,5 +40,17 @@ def opt_out(request: HttpRequest, token: str) -> HttpResponse:
         state = consent_current(workspace=workspace, subject_type="debtor", subject_id=data["d"]).get(purpose)
         wanted = ConsentAction.GRANT if undo else ConsentAction.WITHDRAW
         if (state or ConsentAction.GRANT) != wanted:
-            consent_record(workspace=workspace, subject_type="debtor", subject_id=data["d"], purpose=purpose, action=wanted, source=ConsentSource.OPT_OUT_LINK, lawful_basis="legitimate_interests")
-    return render(request, "consent/opt_out.html", {"agency": workspace.name, "channel": data["c"], "undone": undo, "token": token})
+            consent_record(
+                workspace=workspace,
+                subject_type="debtor",
+                subject_id=data["d"],
+                purpose=purpose,
+                action=wanted,
+                source=ConsentSource.OPT_OUT_LINK,
+                lawful_basis="legitimate_interests",
+            )
+    return render(
+        request,
+        "consent/opt_out.html",
+        {"agency": workspace.name, "channel": data["c"], "undone": undo, "token": token},
+    )

@@ -20,7 +20,18 @@ from consent.models import ContactPolicy
 from consent.services import consent_proof
 from debtors.selectors import debtor_get, debts_visible_to
 
-PROOF_COLUMNS = ["time", "purpose", "action", "lawful_basis", "source", "notice_version", "notice_sha256", "ip", "user_agent", "recorded_by_user_id"]
+PROOF_COLUMNS = [
+    "time",
+    "purpose",
+    "action",
+    "lawful_basis",
+    "source",
+    "notice_version",
+    "notice_sha256",
+    "ip",
+    "user_agent",
+    "recorded_by_user_id",
+]
 
 
 def proof_csv(rows: list[dict[str, object]]) -> str:
@@ -32,29 +43,51 @@ def proof_csv(rows: list[dict[str, object]]) -> str:
 
 
 @workspace_view("workspace.view")
-def consent_proof_export(request: HttpRequest, workspace: Workspace, membership: Membership, debtor_id: str) -> HttpResponse:
+def consent_proof_export(
+    request: HttpRequest, workspace: Workspace, membership: Membership, debtor_id: str
+) -> HttpResponse:
     """A debtor's proof of consent as CSV, for members who can see one of their debts
     (client users: their client's debtors only)."""
     if can(membership, "debts.view_all") and membership.client_id is None:
         debtor = debtor_get(workspace=workspace, debtor_id=debtor_id)
     else:
-        debt = debts_visible_to(workspace=workspace, membership=membership).select_related("debtor").filter(debtor_id=debtor_id).first()
+        debt = (
+            debts_visible_to(workspace=workspace, membership=membership)
+            .select_related("debtor")
+            .filter(debtor_id=debtor_id)
+            .first()
+        )
         if debt is None:
             raise Http404("No such debtor")
         debtor = debt.debtor
     rows = consent_proof(workspace=workspace, subject_type="debtor", subject_id=str(debtor.pk))
-    record_personal_data_access(subject=debtor, fields=["consent records"], purpose="proof-of-consent export", kind=actions.PERSONAL_DATA_EXPORT)
+    record_personal_data_access(
+        subject=debtor, fields=["consent records"], purpose="proof-of-consent export", kind=actions.PERSONAL_DATA_EXPORT
+    )
     response = HttpResponse(proof_csv(rows), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="consent-proof-{debtor.pk}.csv"'
     return response
 
 
 class ContactPolicyForm(forms.ModelForm):  # type: ignore[type-arg]
-    blackout = forms.CharField(required=False, label="Blackout dates", help_text="One YYYY-MM-DD per line (the debtor's local calendar)", widget=forms.Textarea(attrs={"rows": 3}))
+    blackout = forms.CharField(
+        required=False,
+        label="Blackout dates",
+        help_text="One YYYY-MM-DD per line (the debtor's local calendar)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
     class Meta:
         model = ContactPolicy
-        fields = ["start_hour", "end_hour", "call_cap_7_days", "email_cap_7_days", "sms_cap_7_days", "whatsapp_cap_7_days", "allow_weekends"]
+        fields = [
+            "start_hour",
+            "end_hour",
+            "call_cap_7_days",
+            "email_cap_7_days",
+            "sms_cap_7_days",
+            "whatsapp_cap_7_days",
+            "allow_weekends",
+        ]
 
     def clean_blackout(self) -> list[str]:
         from datetime import date
@@ -80,15 +113,29 @@ class ContactPolicyForm(forms.ModelForm):  # type: ignore[type-arg]
 def contact_rules_settings(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     """The jurisdiction's numbers (with sources) and the workspace's stricter ones."""
     policy = ContactPolicy.objects.for_workspace(workspace).first() or ContactPolicy(workspace=workspace)
-    form = ContactPolicyForm(request.POST or None, instance=policy, initial={"blackout": "\n".join(policy.blackout_dates or [])})
+    form = ContactPolicyForm(
+        request.POST or None, instance=policy, initial={"blackout": "\n".join(policy.blackout_dates or [])}
+    )
     if request.method == "POST" and form.is_valid():
         obj = form.save(commit=False)
         obj.workspace = workspace
         obj.blackout_dates = form.cleaned_data["blackout"]
         obj.save()
-        audit_record(action="workspace.contact_rules_changed", workspace=workspace, obj=obj, metadata={"fields": sorted(form.changed_data)})
+        audit_record(
+            action="workspace.contact_rules_changed",
+            workspace=workspace,
+            obj=obj,
+            metadata={"fields": sorted(form.changed_data)},
+        )
         messages.success(request, "Contact rules saved. The stricter of these and the jurisdiction's apply.")
         return redirect("contact_rules", workspace_slug=workspace.slug)
-    return render(request, "consent/contact_rules.html", {
-        "form": form, "profile": profile_for(workspace.jurisdiction), "can_edit": can(membership, "workspace.settings"),
-    }, status=400 if form.errors else 200)
+    return render(
+        request,
+        "consent/contact_rules.html",
+        {
+            "form": form,
+            "profile": profile_for(workspace.jurisdiction),
+            "can_edit": can(membership, "workspace.settings"),
+        },
+        status=400 if form.errors else 200,
+    )

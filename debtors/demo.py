@@ -11,21 +11,113 @@ from pathlib import Path
 
 NAMES = {
     "IN": (
-        ["Aarav", "Vivaan", "Aditya", "Ananya", "Diya", "Ishaan", "Kavya", "Meera", "Rohan", "Saanvi", "Arjun", "Priya",
-         "Rahul", "Sneha", "Vikram", "Neha", "Karan", "Pooja", "Siddharth", "Lakshmi", "Farhan", "Zoya", "Harpreet", "Gurpreet"],
-        ["Sharma", "Patel", "Iyer", "Reddy", "Nair", "Gupta", "Khan", "Singh", "Mehta", "Joshi", "Kulkarni", "Deshpande",
-         "Banerjee", "Chatterjee", "Menon", "Pillai", "Rao", "Shaikh", "Naidu", "Bhat"],
-        ["Andheri East, Mumbai 400069", "Koregaon Park, Pune 411001", "Indiranagar, Bengaluru 560038",
-         "Salt Lake, Kolkata 700091", "Anna Nagar, Chennai 600040", "Banjara Hills, Hyderabad 500034"],
+        [
+            "Aarav",
+            "Vivaan",
+            "Aditya",
+            "Ananya",
+            "Diya",
+            "Ishaan",
+            "Kavya",
+            "Meera",
+            "Rohan",
+            "Saanvi",
+            "Arjun",
+            "Priya",
+            "Rahul",
+            "Sneha",
+            "Vikram",
+            "Neha",
+            "Karan",
+            "Pooja",
+            "Siddharth",
+            "Lakshmi",
+            "Farhan",
+            "Zoya",
+            "Harpreet",
+            "Gurpreet",
+        ],
+        [
+            "Sharma",
+            "Patel",
+            "Iyer",
+            "Reddy",
+            "Nair",
+            "Gupta",
+            "Khan",
+            "Singh",
+            "Mehta",
+            "Joshi",
+            "Kulkarni",
+            "Deshpande",
+            "Banerjee",
+            "Chatterjee",
+            "Menon",
+            "Pillai",
+            "Rao",
+            "Shaikh",
+            "Naidu",
+            "Bhat",
+        ],
+        [
+            "Andheri East, Mumbai 400069",
+            "Koregaon Park, Pune 411001",
+            "Indiranagar, Bengaluru 560038",
+            "Salt Lake, Kolkata 700091",
+            "Anna Nagar, Chennai 600040",
+            "Banjara Hills, Hyderabad 500034",
+        ],
         "+91 9{:09d}",
     ),
     "US": (
-        ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "Maria",
-         "Jose", "Carlos", "Aisha", "Tyrone", "Emily", "Daniel", "Sofia", "Kevin", "Grace"],
-        ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-         "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson"],
-        ["1200 Congress Ave, Austin, TX 78701", "501 Elm St, Dallas, TX 75202", "77 Main St, Houston, TX 77002",
-         "9 Alamo Plaza, San Antonio, TX 78205"],
+        [
+            "James",
+            "Mary",
+            "Robert",
+            "Patricia",
+            "John",
+            "Jennifer",
+            "Michael",
+            "Linda",
+            "David",
+            "Elizabeth",
+            "Maria",
+            "Jose",
+            "Carlos",
+            "Aisha",
+            "Tyrone",
+            "Emily",
+            "Daniel",
+            "Sofia",
+            "Kevin",
+            "Grace",
+        ],
+        [
+            "Smith",
+            "Johnson",
+            "Williams",
+            "Brown",
+            "Jones",
+            "Garcia",
+            "Miller",
+            "Davis",
+            "Rodriguez",
+            "Martinez",
+            "Hernandez",
+            "Lopez",
+            "Wilson",
+            "Anderson",
+            "Thomas",
+            "Taylor",
+            "Moore",
+            "Jackson",
+        ],
+        [
+            "1200 Congress Ave, Austin, TX 78701",
+            "501 Elm St, Dallas, TX 75202",
+            "77 Main St, Houston, TX 77002",
+            "9 Alamo Plaza, San Antonio, TX 78205",
+        ],
         "+1 512{:07d}",
     ),
 }
@@ -34,7 +126,9 @@ CURRENCY = {"IN": "INR", "US": "USD"}
 PRODUCTS = ["Personal loan", "Credit card", "Two-wheeler loan", "Postpaid mobile", "Consumer durable loan", "Overdraft"]
 
 
-def demo_rows(*, jurisdiction: str, client_refs: list[str], count: int, seed: int = 7, today: date | None = None) -> Iterator[dict[str, str]]:
+def demo_rows(
+    *, jurisdiction: str, client_refs: list[str], count: int, seed: int = 7, today: date | None = None
+) -> Iterator[dict[str, str]]:
     given, family, addresses, phone_fmt = NAMES[jurisdiction]
     rng = random.Random(seed)  # noqa: S311  (deterministic demo data, not secrets)
     today = today or date.today()  # noqa: DTZ011  (demo data relative to the local day)
@@ -44,7 +138,11 @@ def demo_rows(*, jurisdiction: str, client_refs: list[str], count: int, seed: in
         if i % 400 == 17:
             born = today - timedelta(days=16 * 365)  # a few minors, held for review
         due = today - timedelta(days=rng.choice([5, 20, 45, 75, 120, 200, 400]) + rng.randint(0, 20))
-        amount = rng.choice([5, 10, 25, 50, 100]) * rng.randint(20, 400) if jurisdiction == "IN" else rng.choice([1, 2, 5, 10]) * rng.randint(40, 400)
+        amount = (
+            rng.choice([5, 10, 25, 50, 100]) * rng.randint(20, 400)
+            if jurisdiction == "IN"
+            else rng.choice([1, 2, 5, 10]) * rng.randint(40, 400)
+        )
         yield {
             "external_ref": f"C{seed:02d}-{i:06d}",
             "full_name": f"{first} {last}",

@@ -48,7 +48,14 @@ def _backdate(entry: LedgerEntry, when: datetime) -> None:
         pass
 
 
-def seed_portfolio(*, workspace: Workspace, client_refs: list[str], count: int, seed: int, progress: Callable[[str], None] | None = None) -> int:
+def seed_portfolio(
+    *,
+    workspace: Workspace,
+    client_refs: list[str],
+    count: int,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+) -> int:
     """Import ``count`` placements and give them history. Returns debts created
     (0 if the workspace already has debts: seeding is idempotent)."""
     from debtors.imports import placement_import_create, placement_import_execute
@@ -63,7 +70,9 @@ def seed_portfolio(*, workspace: Workspace, client_refs: list[str], count: int, 
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    job = placement_import_create(workspace=workspace, file_obj=io.BytesIO(buffer.getvalue().encode()), file_name=f"demo-{workspace.slug}.csv")
+    job = placement_import_create(
+        workspace=workspace, file_obj=io.BytesIO(buffer.getvalue().encode()), file_name=f"demo-{workspace.slug}.csv"
+    )
     job = placement_import_execute(workspace=workspace, import_id=job.pk)
     if progress:
         progress(f"  imported {job.created_count} placements into {workspace.slug} ({job.rejected_count} rejected)")
@@ -76,7 +85,12 @@ def _give_history(workspace: Workspace, seed: int) -> None:
     tz = zoneinfo.ZoneInfo(workspace.timezone)
     now = timezone.now()
     with workspace_context(workspace):
-        agents = [m.user for m in Membership.objects.select_related("user").filter(role__in=[Role.AGENT, Role.MANAGER], client__isnull=True)]
+        agents = [
+            m.user
+            for m in Membership.objects.select_related("user").filter(
+                role__in=[Role.AGENT, Role.MANAGER], client__isnull=True
+            )
+        ]
         debts = list(Debt.objects.select_related("debtor").order_by("pk"))
     for i, debt in enumerate(debts):
         with workspace_context(workspace):
@@ -105,19 +119,36 @@ def _one(debt: Debt, i: int, rng: random.Random, agents: list[Any], tz: Any, now
             amount = max(100, debt.balance_minor // rng.randint(3, 8))
             if amount >= debt.balance_minor:
                 break
-            entry, _ = payment_record(debt=debt, amount_minor=amount, method=rng.choice(["upi", "bank_transfer", "card", "cash"]))
+            entry, _ = payment_record(
+                debt=debt, amount_minor=amount, method=rng.choice(["upi", "bank_transfer", "card", "cash"])
+            )
             _backdate(entry, _daytime(tz, rng.randint(0, 75), rng))
             debt.refresh_from_db()
     elif roll == 6:  # paid in full
         entry, _ = payment_record(debt=debt, amount_minor=debt.balance_minor, method="bank_transfer")
         _backdate(entry, _daytime(tz, rng.randint(0, 40), rng))
     elif roll in (7, 8):
-        promise_create(debt=debt, amount_minor=max(100, debt.balance_minor // 4), due_on=(now + timedelta(days=rng.randint(2, 20))).date())
+        promise_create(
+            debt=debt,
+            amount_minor=max(100, debt.balance_minor // 4),
+            due_on=(now + timedelta(days=rng.randint(2, 20))).date(),
+        )
     elif roll == 9:
-        plan_create(debt=debt, total_minor=debt.balance_minor, count=rng.choice([3, 6, 12]), frequency="monthly", first_due=(now + timedelta(days=10)).date())
+        plan_create(
+            debt=debt,
+            total_minor=debt.balance_minor,
+            count=rng.choice([3, 6, 12]),
+            frequency="monthly",
+            first_due=(now + timedelta(days=10)).date(),
+        )
     elif roll == 10:
         dispute_open(debt=debt, reason=rng.choice(["wrong_amount", "paid", "not_mine"]), details="Raised on a call.")
     if i % 3 == 0:
-        communication_log(debt=debt, channel="call", outcome=rng.choice(["no_answer", "right_party", "left_message"]), at=_daytime(tz, rng.randint(8, 30), rng))
+        communication_log(
+            debt=debt,
+            channel="call",
+            outcome=rng.choice(["no_answer", "right_party", "left_message"]),
+            at=_daytime(tz, rng.randint(8, 30), rng),
+        )
     if i % 5 == 0:
         note_add(debt=debt, body=rng.choice(NOTES))

@@ -11,7 +11,12 @@ from debtors.queue import ORDERINGS
 
 
 class QueueFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(attrs={"placeholder": "Email, phone, national id, name, reference", "type": "search"}))
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "Email, phone, national id, name, reference", "type": "search"}),
+    )
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DebtStatus.choices])
     client = forms.ChoiceField(required=False)
     agent = forms.ChoiceField(required=False)
@@ -22,7 +27,9 @@ class QueueFilterForm(forms.Form):
     def __init__(self, *args: Any, clients: Any = (), agents: Any = (), show_agent: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["client"].choices = [("", "Any client")] + [(str(c.pk), c.name) for c in clients]  # type: ignore[attr-defined]
-        self.fields["agent"].choices = [("", "Anyone"), ("none", "Unassigned")] + [(str(m.user_id), m.user.email) for m in agents]  # type: ignore[attr-defined]
+        self.fields["agent"].choices = [("", "Anyone"), ("none", "Unassigned")] + [
+            (str(m.user_id), m.user.email) for m in agents
+        ]  # type: ignore[attr-defined]
         if not show_agent:
             del self.fields["agent"]
 
@@ -30,14 +37,39 @@ class QueueFilterForm(forms.Form):
 class PaymentForm(forms.Form):
     amount = forms.DecimalField(min_value=0, decimal_places=3, max_digits=14)
     paid_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    method = forms.ChoiceField(choices=[("cash", "Cash"), ("bank_transfer", "Bank transfer"), ("upi", "UPI"), ("card", "Card"), ("cheque", "Cheque")])
+    method = forms.ChoiceField(
+        choices=[
+            ("cash", "Cash"),
+            ("bank_transfer", "Bank transfer"),
+            ("upi", "UPI"),
+            ("card", "Card"),
+            ("cheque", "Cheque"),
+        ]
+    )
     reference = forms.CharField(required=False, max_length=100)
 
 
 class CallForm(forms.Form):
-    channel = forms.ChoiceField(choices=[(Channel.CALL, "Call"), (Channel.LETTER, "Letter"), (Channel.EMAIL, "Email (logged)"), (Channel.SMS, "SMS (logged)")], initial=Channel.CALL)
+    channel = forms.ChoiceField(
+        choices=[
+            (Channel.CALL, "Call"),
+            (Channel.LETTER, "Letter"),
+            (Channel.EMAIL, "Email (logged)"),
+            (Channel.SMS, "SMS (logged)"),
+        ],
+        initial=Channel.CALL,
+    )
     direction = forms.ChoiceField(choices=[("outbound", "Outbound"), ("inbound", "Inbound")])
-    outcome = forms.ChoiceField(choices=[("right_party", "Spoke to debtor"), ("no_answer", "No answer"), ("left_message", "Left message"), ("wrong_number", "Wrong number"), ("refused", "Refused to pay"), ("promise", "Promised to pay")])
+    outcome = forms.ChoiceField(
+        choices=[
+            ("right_party", "Spoke to debtor"),
+            ("no_answer", "No answer"),
+            ("left_message", "Left message"),
+            ("wrong_number", "Wrong number"),
+            ("refused", "Refused to pay"),
+            ("promise", "Promised to pay"),
+        ]
+    )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
 
@@ -47,28 +79,44 @@ class NoteForm(forms.Form):
 
 class PromiseForm(forms.Form):
     amount = forms.DecimalField(min_value=0, decimal_places=3, max_digits=14)
-    due_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), initial=lambda: timezone.localdate() + timedelta(days=7))
+    due_on = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), initial=lambda: timezone.localdate() + timedelta(days=7)
+    )
 
 
 class PlanForm(forms.Form):
     total = forms.DecimalField(min_value=0, decimal_places=3, max_digits=14)
     installments = forms.IntegerField(min_value=1, max_value=120, initial=3)
     frequency = forms.ChoiceField(choices=[("monthly", "Monthly"), ("biweekly", "Every 2 weeks"), ("weekly", "Weekly")])
-    first_due = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), initial=lambda: timezone.localdate() + timedelta(days=7))
+    first_due = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), initial=lambda: timezone.localdate() + timedelta(days=7)
+    )
 
 
 class OfferForm(forms.Form):
     amount = forms.DecimalField(min_value=0, decimal_places=3, max_digits=14)
-    expires_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), initial=lambda: timezone.localdate() + timedelta(days=14))
+    expires_on = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), initial=lambda: timezone.localdate() + timedelta(days=14)
+    )
 
 
 class DisputeForm(forms.Form):
-    reason = forms.ChoiceField(choices=[("not_mine", "Not my debt"), ("wrong_amount", "Wrong amount"), ("paid", "Already paid"), ("identity_theft", "Identity theft"), ("other", "Other")])
+    reason = forms.ChoiceField(
+        choices=[
+            ("not_mine", "Not my debt"),
+            ("wrong_amount", "Wrong amount"),
+            ("paid", "Already paid"),
+            ("identity_theft", "Identity theft"),
+            ("other", "Other"),
+        ]
+    )
     details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
 
 class ResolveDisputeForm(forms.Form):
-    outcome = forms.ChoiceField(choices=[("rejected", "Rejected — debt verified, resume"), ("upheld", "Upheld — close the debt")])
+    outcome = forms.ChoiceField(
+        choices=[("rejected", "Rejected — debt verified, resume"), ("upheld", "Upheld — close the debt")]
+    )
     resolution = forms.CharField(max_length=200)
 
 

@@ -26,7 +26,14 @@ COLLECTION_RECIPIENTS = ("the creditor who placed the debt", "payment processor"
     purpose="Remitting collections to creditors",
     recipients=("the workspace's bank",),
     fields={
-        "remittance_details": PD(Category.FINANCIAL, Basis.CONTRACT, FINANCIAL_RECORDS, Erasure.KEEP_UNTIL, sensitive=True, keep_law="accounting and tax record keeping"),
+        "remittance_details": PD(
+            Category.FINANCIAL,
+            Basis.CONTRACT,
+            FINANCIAL_RECORDS,
+            Erasure.KEEP_UNTIL,
+            sensitive=True,
+            keep_law="accounting and tax record keeping",
+        ),
     },
     not_personal={"name": "the creditor's business name"},
 )
@@ -40,13 +47,13 @@ class Client(TenantModel):
         validators=[MinValueValidator(0), MaxValueValidator(10_000)],
         help_text="Commission in basis points (1500 = 15%)",
     )
-    remittance_details = EncryptedField(subject="workspace", subject_type="workspace", help_text="Bank account for remittances (encrypted)")
+    remittance_details = EncryptedField(
+        subject="workspace", subject_type="workspace", help_text="Bank account for remittances (encrypted)"
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["workspace", "reference"], name="client_unique_reference")
-        ]
+        constraints = [models.UniqueConstraint(fields=["workspace", "reference"], name="client_unique_reference")]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -64,13 +71,49 @@ class DebtorKind(models.TextChoices):
     purpose=COLLECTION_PURPOSE,
     recipients=COLLECTION_RECIPIENTS,
     fields={
-        "full_name": PD(Category.IDENTITY, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.PSEUDONYMISE, sensitive=True, searchable=True),
-        "email": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True, searchable=True),
-        "phone": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True, searchable=True),
+        "full_name": PD(
+            Category.IDENTITY,
+            Basis.LEGITIMATE_INTERESTS,
+            COLLECTION_RECORDS,
+            Erasure.PSEUDONYMISE,
+            sensitive=True,
+            searchable=True,
+        ),
+        "email": PD(
+            Category.CONTACT,
+            Basis.LEGITIMATE_INTERESTS,
+            COLLECTION_RECORDS,
+            Erasure.DELETE,
+            sensitive=True,
+            searchable=True,
+        ),
+        "phone": PD(
+            Category.CONTACT,
+            Basis.LEGITIMATE_INTERESTS,
+            COLLECTION_RECORDS,
+            Erasure.DELETE,
+            sensitive=True,
+            searchable=True,
+        ),
         "address": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True),
-        "date_of_birth": PD(Category.IDENTITY, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True),
-        "national_id": PD(Category.GOVERNMENT_ID, Basis.LEGAL_OBLIGATION, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True, searchable=True),
-        "external_ref": PD(Category.IDENTITY, Basis.CONTRACT, COLLECTION_RECORDS, Erasure.KEEP_UNTIL, keep_law="creditor reconciliation; 12 CFR 1006.100 record keeping"),
+        "date_of_birth": PD(
+            Category.IDENTITY, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True
+        ),
+        "national_id": PD(
+            Category.GOVERNMENT_ID,
+            Basis.LEGAL_OBLIGATION,
+            COLLECTION_RECORDS,
+            Erasure.DELETE,
+            sensitive=True,
+            searchable=True,
+        ),
+        "external_ref": PD(
+            Category.IDENTITY,
+            Basis.CONTRACT,
+            COLLECTION_RECORDS,
+            Erasure.KEEP_UNTIL,
+            keep_law="creditor reconciliation; 12 CFR 1006.100 record keeping",
+        ),
         "preferred_language": PD(Category.DEMOGRAPHIC, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE),
         "timezone": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE),
     },
@@ -82,15 +125,23 @@ class Debtor(TenantModel):
     kind = models.CharField(max_length=10, choices=DebtorKind.choices, default=DebtorKind.PERSON)
     full_name = EncryptedField(subject_type="debtor", blind_index="full_name_bidx", normaliser="text")
     full_name_bidx = models.CharField(max_length=32, blank=True, default="")
-    email = EncryptedField(subject_type="debtor", blind_index="email_bidx", blind_index_scope="email", normaliser="email")
+    email = EncryptedField(
+        subject_type="debtor", blind_index="email_bidx", blind_index_scope="email", normaliser="email"
+    )
     email_bidx = models.CharField(max_length=32, blank=True, default="")
-    phone = EncryptedField(subject_type="debtor", blind_index="phone_bidx", blind_index_scope="phone", normaliser="phone")
+    phone = EncryptedField(
+        subject_type="debtor", blind_index="phone_bidx", blind_index_scope="phone", normaliser="phone"
+    )
     phone_bidx = models.CharField(max_length=32, blank=True, default="")
     address = EncryptedField(subject_type="debtor")
     date_of_birth = EncryptedField(subject_type="debtor", help_text="ISO date (YYYY-MM-DD), encrypted")
-    national_id = EncryptedField(subject_type="debtor", blind_index="national_id_bidx", blind_index_scope="national_id", normaliser="identifier")
+    national_id = EncryptedField(
+        subject_type="debtor", blind_index="national_id_bidx", blind_index_scope="national_id", normaliser="identifier"
+    )
     national_id_bidx = models.CharField(max_length=32, blank=True, default="")
-    external_ref = models.CharField(max_length=64, blank=True, default="", help_text="The creditor's id for this person")
+    external_ref = models.CharField(
+        max_length=64, blank=True, default="", help_text="The creditor's id for this person"
+    )
     preferred_language = models.CharField(max_length=8, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="")
     is_minor = models.BooleanField(default=False, help_text="Under 18 at entry: held out of collection until reviewed")
@@ -123,7 +174,14 @@ class ContactKind(models.TextChoices):
     purpose=COLLECTION_PURPOSE,
     recipients=COLLECTION_RECIPIENTS,
     fields={
-        "value": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True, searchable=True),
+        "value": PD(
+            Category.CONTACT,
+            Basis.LEGITIMATE_INTERESTS,
+            COLLECTION_RECORDS,
+            Erasure.DELETE,
+            sensitive=True,
+            searchable=True,
+        ),
     },
 )
 class DebtorContact(TenantModel):
@@ -157,7 +215,9 @@ S = DebtStatus
 # The only moves a debt may make. One place; services, API and UI all read it.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.NEW: frozenset({S.ACTIVE, S.DISPUTED, S.ON_HOLD, S.RECALLED, S.CLOSED, S.PAID}),
-    S.ACTIVE: frozenset({S.PROMISE, S.PAYMENT_PLAN, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.WRITTEN_OFF, S.RECALLED, S.CLOSED}),
+    S.ACTIVE: frozenset(
+        {S.PROMISE, S.PAYMENT_PLAN, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.WRITTEN_OFF, S.RECALLED, S.CLOSED}
+    ),
     S.PROMISE: frozenset({S.ACTIVE, S.PAYMENT_PLAN, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.RECALLED}),
     S.PAYMENT_PLAN: frozenset({S.ACTIVE, S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.RECALLED}),
     # A rejected dispute resumes where collection stood (a promise or plan included).
@@ -189,7 +249,9 @@ class Debt(TenantModel):
     charge_off_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=DebtStatus.choices, default=DebtStatus.NEW)
     status_before_hold = models.CharField(max_length=16, blank=True, default="")
-    assigned_agent = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assigned_agent = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     priority_score = models.IntegerField(default=0)
     last_contact_at = models.DateTimeField(null=True, blank=True)
     last_payment_at = models.DateTimeField(null=True, blank=True)
@@ -198,7 +260,9 @@ class Debt(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "client", "reference"], name="debt_unique_reference_per_client")
+            models.UniqueConstraint(
+                fields=["workspace", "client", "reference"], name="debt_unique_reference_per_client"
+            )
         ]
         indexes = [
             models.Index(fields=["workspace", "status", "-priority_score"]),
@@ -283,7 +347,9 @@ class PlanStatus(models.TextChoices):
 class PaymentPlan(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="plans")
     total_minor = models.BigIntegerField()
-    frequency = models.CharField(max_length=10, choices=[("weekly", "Weekly"), ("biweekly", "Every 2 weeks"), ("monthly", "Monthly")])
+    frequency = models.CharField(
+        max_length=10, choices=[("weekly", "Weekly"), ("biweekly", "Every 2 weeks"), ("monthly", "Monthly")]
+    )
     status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
     created_at = models.DateTimeField(default=dj_timezone.now)
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -353,19 +419,41 @@ class DisputeStatus(models.TextChoices):
 
 
 @personal_data(
-    subject_type="debtor", subject="debtor_id", purpose=COLLECTION_PURPOSE, recipients=("the creditor who placed the debt",),
+    subject_type="debtor",
+    subject="debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=("the creditor who placed the debt",),
     fields={
-        "details": PD(Category.COMMUNICATION, Basis.LEGAL_OBLIGATION, COLLECTION_RECORDS, Erasure.KEEP_UNTIL, sensitive=True, keep_law="12 CFR 1006.38 dispute handling; 1006.100 records"),
-        "resolution": PD(Category.COMMUNICATION, Basis.LEGAL_OBLIGATION, COLLECTION_RECORDS, Erasure.KEEP_UNTIL, keep_law="12 CFR 1006.38 dispute handling; 1006.100 records"),
+        "details": PD(
+            Category.COMMUNICATION,
+            Basis.LEGAL_OBLIGATION,
+            COLLECTION_RECORDS,
+            Erasure.KEEP_UNTIL,
+            sensitive=True,
+            keep_law="12 CFR 1006.38 dispute handling; 1006.100 records",
+        ),
+        "resolution": PD(
+            Category.COMMUNICATION,
+            Basis.LEGAL_OBLIGATION,
+            COLLECTION_RECORDS,
+            Erasure.KEEP_UNTIL,
+            keep_law="12 CFR 1006.38 dispute handling; 1006.100 records",
+        ),
     },
 )
 class Dispute(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="disputes")
     debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="+")
-    reason = models.CharField(max_length=32, choices=[
-        ("not_mine", "Not my debt"), ("wrong_amount", "Wrong amount"), ("paid", "Already paid"),
-        ("identity_theft", "Identity theft"), ("other", "Other"),
-    ])
+    reason = models.CharField(
+        max_length=32,
+        choices=[
+            ("not_mine", "Not my debt"),
+            ("wrong_amount", "Wrong amount"),
+            ("paid", "Already paid"),
+            ("identity_theft", "Identity theft"),
+            ("other", "Other"),
+        ],
+    )
     details = EncryptedField(subject="debtor_id", subject_type="debtor")
     status = models.CharField(max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
     source = models.CharField(max_length=16, default="agent")
@@ -375,8 +463,15 @@ class Dispute(TenantModel):
 
 
 @personal_data(
-    subject_type="debtor", subject="debtor_id", purpose=COLLECTION_PURPOSE, recipients=(),
-    fields={"body": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True)},
+    subject_type="debtor",
+    subject="debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=(),
+    fields={
+        "body": PD(
+            Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True
+        )
+    },
 )
 class Note(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="notes")
@@ -387,8 +482,15 @@ class Note(TenantModel):
 
 
 @personal_data(
-    subject_type="debtor", subject="debtor_id", purpose=COLLECTION_PURPOSE, recipients=("the creditor who placed the debt",),
-    fields={"original_name": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True)},
+    subject_type="debtor",
+    subject="debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=("the creditor who placed the debt",),
+    fields={
+        "original_name": PD(
+            Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True
+        )
+    },
 )
 class Document(TenantModel):
     """An uploaded file, stored outside the web root (PRIVATE_STORAGE_ROOT) under a
@@ -414,8 +516,15 @@ class Channel(models.TextChoices):
 
 
 @personal_data(
-    subject_type="debtor", subject="debtor_id", purpose=COLLECTION_PURPOSE, recipients=("email/SMS providers",),
-    fields={"content": PD(Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True)},
+    subject_type="debtor",
+    subject="debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=("email/SMS providers",),
+    fields={
+        "content": PD(
+            Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True
+        )
+    },
 )
 class Communication(TenantModel):
     # Delivery webhooks find the message by the provider's id before the workspace is known.
@@ -424,11 +533,22 @@ class Communication(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="communications")
     debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    direction = models.CharField(max_length=8, choices=[("outbound", "Outbound"), ("inbound", "Inbound")], default="outbound")
-    status = models.CharField(max_length=12, default="logged", choices=[
-        ("logged", "Logged"), ("queued", "Queued"), ("sent", "Sent"), ("delivered", "Delivered"),
-        ("bounced", "Bounced"), ("failed", "Failed"), ("refused", "Refused by rules"),
-    ])
+    direction = models.CharField(
+        max_length=8, choices=[("outbound", "Outbound"), ("inbound", "Inbound")], default="outbound"
+    )
+    status = models.CharField(
+        max_length=12,
+        default="logged",
+        choices=[
+            ("logged", "Logged"),
+            ("queued", "Queued"),
+            ("sent", "Sent"),
+            ("delivered", "Delivered"),
+            ("bounced", "Bounced"),
+            ("failed", "Failed"),
+            ("refused", "Refused by rules"),
+        ],
+    )
     outcome = models.CharField(max_length=32, blank=True, default="")
     content = EncryptedField(subject="debtor_id", subject_type="debtor")
     refusal_reasons = models.JSONField(default=list, blank=True)

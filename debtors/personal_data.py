@@ -24,9 +24,20 @@ from collectpro.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, 
 from debtors.models import Debt, LedgerEntry  # noqa: E402
 
 declare(
-    LedgerEntry, subject_type="debtor", subject="debt__debtor_id", purpose="Keeping the books of each debt",
+    LedgerEntry,
+    subject_type="debtor",
+    subject="debt__debtor_id",
+    purpose="Keeping the books of each debt",
     recipients=("the creditor who placed the debt", "auditors"),
-    fields={"memo": PD(Category.FINANCIAL, Basis.LEGAL_OBLIGATION, FINANCIAL_RECORDS, Erasure.KEEP_UNTIL, keep_law="accounting and tax record keeping: erasure keeps the books")},
+    fields={
+        "memo": PD(
+            Category.FINANCIAL,
+            Basis.LEGAL_OBLIGATION,
+            FINANCIAL_RECORDS,
+            Erasure.KEEP_UNTIL,
+            keep_law="accounting and tax record keeping: erasure keeps the books",
+        )
+    },
 )
 declare_not_personal(Debt, original_creditor="a company that first lent the money")
 declare_not_personal(Communication, outcome="a code from a fixed list (no answer, promise…)")

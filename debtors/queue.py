@@ -79,10 +79,14 @@ def _after(fields: tuple[str, ...], values: list[Any]) -> Q:
     return q
 
 
-def queue(*, workspace: Workspace, membership: Any, filters: QueueFilters, cursor: str = "", page_size: int = 25) -> tuple[list[Debt], str | None]:
+def queue(
+    *, workspace: Workspace, membership: Any, filters: QueueFilters, cursor: str = "", page_size: int = 25
+) -> tuple[list[Debt], str | None]:
     order = filters.order if filters.order in ORDERINGS else "priority"
     fields = ORDERINGS[order][0]
-    qs: QuerySet[Debt] = debts_visible_to(workspace=workspace, membership=membership).select_related("client", "assigned_agent")
+    qs: QuerySet[Debt] = debts_visible_to(workspace=workspace, membership=membership).select_related(
+        "client", "assigned_agent"
+    )
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.client:

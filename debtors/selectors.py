@@ -140,7 +140,12 @@ def balance_breakdown(*, debt: Debt) -> dict[str, int]:
 
 
 def timeline_for_debt(*, debt: Debt, limit: int = 200) -> QuerySet[DebtEvent]:
-    return DebtEvent.objects.for_workspace(debt.workspace_id).filter(debt=debt).select_related("actor").order_by("-created_at", "-id")[:limit]
+    return (
+        DebtEvent.objects.for_workspace(debt.workspace_id)
+        .filter(debt=debt)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def related_get(model: Any, *, debt: Debt, object_id: object) -> Any:

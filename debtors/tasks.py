@@ -30,7 +30,11 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
         missed = installments_mark_missed(workspace_id=workspace_id)
         promises = promises_evaluate(workspace_id=workspace_id)
         expired = offers_expire(workspace_id=workspace_id)
-    return {"installments_missed": missed, **{f"promises_{k}": v for k, v in promises.items()}, "offers_expired": expired}
+    return {
+        "installments_missed": missed,
+        **{f"promises_{k}": v for k, v in promises.items()},
+        "offers_expired": expired,
+    }
 
 
 @shared_task(bind=True, acks_late=True)

@@ -45,11 +45,20 @@ def _user(request: HttpRequest) -> User:
 
 
 def _agents(workspace: Workspace) -> list[Membership]:
-    return [m for m in members_list(workspace=workspace) if m.role in (Role.AGENT, Role.MANAGER, Role.ADMIN, Role.OWNER) and m.client_id is None]
+    return [
+        m
+        for m in members_list(workspace=workspace)
+        if m.role in (Role.AGENT, Role.MANAGER, Role.ADMIN, Role.OWNER) and m.client_id is None
+    ]
 
 
 def _visible_debt(workspace: Workspace, membership: Membership, debt_id: Any) -> Debt:
-    debt = selectors.debts_visible_to(workspace=workspace, membership=membership).select_related("client", "debtor", "assigned_agent").filter(pk=debt_id).first()
+    debt = (
+        selectors.debts_visible_to(workspace=workspace, membership=membership)
+        .select_related("client", "debtor", "assigned_agent")
+        .filter(pk=debt_id)
+        .first()
+    )
     if debt is None:
         raise Http404("No such debt")
     return debt
@@ -62,20 +71,33 @@ def _visible_debt(workspace: Workspace, membership: Membership, debt_id: Any) ->
 def debt_queue(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     show_agent = can(membership, "debts.view_all") and membership.client_id is None
     agents = _agents(workspace) if show_agent else []
-    form = f.QueueFilterForm(request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=agents, show_agent=show_agent)
+    form = f.QueueFilterForm(
+        request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=agents, show_agent=show_agent
+    )
     filters = QueueFilters()
     if form.is_valid():
         filters = QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
-    rows, next_cursor = queue(workspace=workspace, membership=membership, filters=filters, cursor=request.GET.get("cursor", ""))
+    rows, next_cursor = queue(
+        workspace=workspace, membership=membership, filters=filters, cursor=request.GET.get("cursor", "")
+    )
     query = request.GET.copy()
     query.pop("cursor", None)
     saved = SavedView.objects.for_workspace(workspace).filter(user=request.user).order_by("name")
-    return render(request, "debtors/queue.html", {
-        "form": form, "rows": rows, "next_cursor": next_cursor, "query": query.urlencode(),
-        "is_first_page": not request.GET.get("cursor"), "saved_views": saved, "agents": agents,
-        "can_assign": can(membership, "debts.assign") and membership.client_id is None,
-        "show_agent": show_agent,
-    })
+    return render(
+        request,
+        "debtors/queue.html",
+        {
+            "form": form,
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "query": query.urlencode(),
+            "is_first_page": not request.GET.get("cursor"),
+            "saved_views": saved,
+            "agents": agents,
+            "can_assign": can(membership, "debts.assign") and membership.client_id is None,
+            "show_agent": show_agent,
+        },
+    )
 
 
 @require_POST
@@ -88,7 +110,9 @@ def saved_view_create(request: HttpRequest, workspace: Workspace, membership: Me
     params.pop("cursor", None)
     query = params.urlencode()[:500]
     if name:
-        SavedView.objects.for_workspace(workspace).update_or_create(workspace=workspace, user=_user(request), name=name, defaults={"query": query})
+        SavedView.objects.for_workspace(workspace).update_or_create(
+            workspace=workspace, user=_user(request), name=name, defaults={"query": query}
+        )
         messages.success(request, f"Saved view “{name}”.")
     return redirect(reverse("debt_queue", args=[workspace.slug]) + (f"?{query}" if query else ""))
 
@@ -108,7 +132,10 @@ def bulk_assign(request: HttpRequest, workspace: Workspace, membership: Membersh
     debts = list(selectors.debts_visible_to(workspace=workspace, membership=membership).filter(pk__in=ids[:500]))
     for debt in debts:
         debt_services.debt_assign(debt=debt, agent=agent, actor=_user(request))
-    messages.success(request, f"{len(debts)} debt{'s' if len(debts) != 1 else ''} {'assigned to ' + agent.email if agent else 'unassigned'}.")
+    messages.success(
+        request,
+        f"{len(debts)} debt{'s' if len(debts) != 1 else ''} {'assigned to ' + agent.email if agent else 'unassigned'}.",
+    )
     return redirect(reverse("debt_queue", args=[workspace.slug]) + "?" + request.POST.get("query", ""))
 
 
@@ -116,14 +143,26 @@ def bulk_assign(request: HttpRequest, workspace: Workspace, membership: Membersh
 def queue_export(request: HttpRequest, workspace: Workspace, membership: Membership) -> StreamingHttpResponse:
     """The queue as CSV, with the current filters; streamed and audited. Debt data
     only — no contact details."""
-    form = f.QueueFilterForm(request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=_agents(workspace))
-    filters = QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")}) if form.is_valid() else QueueFilters()
+    form = f.QueueFilterForm(
+        request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=_agents(workspace)
+    )
+    filters = (
+        QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
+        if form.is_valid()
+        else QueueFilters()
+    )
     rows: list[Debt] = []
     cursor: str | None = ""
     while cursor is not None and len(rows) < 100_000:
-        page, cursor = queue(workspace=workspace, membership=membership, filters=filters, cursor=cursor or "", page_size=2000)
+        page, cursor = queue(
+            workspace=workspace, membership=membership, filters=filters, cursor=cursor or "", page_size=2000
+        )
         rows.extend(page)
-    audit_record(action="debts.exported", workspace=workspace, metadata={"rows": len(rows), "query": request.GET.urlencode()[:200]})
+    audit_record(
+        action="debts.exported",
+        workspace=workspace,
+        metadata={"rows": len(rows), "query": request.GET.urlencode()[:200]},
+    )
 
     class Echo:
         def write(self, value: str) -> str:
@@ -131,9 +170,35 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
 
     def stream() -> Iterator[str]:
         w = csv.writer(Echo())
-        yield w.writerow(["reference", "client", "status", "currency", "original_amount", "balance", "due_date", "assigned_agent", "last_contact_at", "last_payment_at"])
+        yield w.writerow(
+            [
+                "reference",
+                "client",
+                "status",
+                "currency",
+                "original_amount",
+                "balance",
+                "due_date",
+                "assigned_agent",
+                "last_contact_at",
+                "last_payment_at",
+            ]
+        )
         for d in rows:
-            yield w.writerow([d.reference, d.client.reference, d.status, d.currency, from_minor(d.original_amount_minor, d.currency), from_minor(d.balance_minor, d.currency), d.due_date or "", d.assigned_agent.email if d.assigned_agent else "", d.last_contact_at or "", d.last_payment_at or ""])
+            yield w.writerow(
+                [
+                    d.reference,
+                    d.client.reference,
+                    d.status,
+                    d.currency,
+                    from_minor(d.original_amount_minor, d.currency),
+                    from_minor(d.balance_minor, d.currency),
+                    d.due_date or "",
+                    d.assigned_agent.email if d.assigned_agent else "",
+                    d.last_contact_at or "",
+                    d.last_payment_at or "",
+                ]
+            )
 
     response = StreamingHttpResponse(stream(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="debts-{workspace.slug}-{timezone.localdate()}.csv"'
@@ -143,7 +208,9 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
 # --- Debt page ------------------------------------------------------------------
 
 
-def _panel_context(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, **forms: Any) -> dict[str, Any]:
+def _panel_context(
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, **forms: Any
+) -> dict[str, Any]:
     debt.refresh_from_db()
     can_work = can(membership, "debts.work") and membership.client_id is None
     open_dispute = Dispute.objects.for_workspace(workspace).filter(debt=debt, status="open").first()
@@ -221,12 +288,21 @@ Action = Callable[[Any, Debt, User], Any]
 
 
 def _do_payment(form: Any, debt: Debt, user: User) -> Any:
-    return ledger.payment_record(debt=debt, amount_minor=_amount(form, "amount", debt.currency), paid_on=form.cleaned_data["paid_on"], method=form.cleaned_data["method"], reference=form.cleaned_data["reference"], actor=user)
+    return ledger.payment_record(
+        debt=debt,
+        amount_minor=_amount(form, "amount", debt.currency),
+        paid_on=form.cleaned_data["paid_on"],
+        method=form.cleaned_data["method"],
+        reference=form.cleaned_data["reference"],
+        actor=user,
+    )
 
 
 def _do_call(form: Any, debt: Debt, user: User) -> Any:
     d = form.cleaned_data
-    return records.communication_log(debt=debt, channel=d["channel"], direction=d["direction"], outcome=d["outcome"], content=d["notes"], actor=user)
+    return records.communication_log(
+        debt=debt, channel=d["channel"], direction=d["direction"], outcome=d["outcome"], content=d["notes"], actor=user
+    )
 
 
 def _do_note(form: Any, debt: Debt, user: User) -> Any:
@@ -234,32 +310,52 @@ def _do_note(form: Any, debt: Debt, user: User) -> Any:
 
 
 def _do_promise(form: Any, debt: Debt, user: User) -> Any:
-    return promises.promise_create(debt=debt, amount_minor=_amount(form, "amount", debt.currency), due_on=form.cleaned_data["due_on"], actor=user)
+    return promises.promise_create(
+        debt=debt, amount_minor=_amount(form, "amount", debt.currency), due_on=form.cleaned_data["due_on"], actor=user
+    )
 
 
 def _do_plan(form: Any, debt: Debt, user: User) -> Any:
     d = form.cleaned_data
-    return plans.plan_create(debt=debt, total_minor=_amount(form, "total", debt.currency), count=d["installments"], frequency=d["frequency"], first_due=d["first_due"], actor=user)
+    return plans.plan_create(
+        debt=debt,
+        total_minor=_amount(form, "total", debt.currency),
+        count=d["installments"],
+        frequency=d["frequency"],
+        first_due=d["first_due"],
+        actor=user,
+    )
 
 
 def _do_offer(form: Any, debt: Debt, user: User) -> Any:
     expires = datetime.combine(form.cleaned_data["expires_on"], time(23, 59), tzinfo=timezone.get_current_timezone())
-    return offers.offer_create(debt=debt, amount_minor=_amount(form, "amount", debt.currency), expires_at=expires, actor=user)
+    return offers.offer_create(
+        debt=debt, amount_minor=_amount(form, "amount", debt.currency), expires_at=expires, actor=user
+    )
 
 
 def _do_dispute(form: Any, debt: Debt, user: User) -> Any:
-    return disputes.dispute_open(debt=debt, reason=form.cleaned_data["reason"], details=form.cleaned_data["details"], actor=user)
+    return disputes.dispute_open(
+        debt=debt, reason=form.cleaned_data["reason"], details=form.cleaned_data["details"], actor=user
+    )
 
 
 def _do_resolve(form: Any, debt: Debt, user: User) -> Any:
     dispute = Dispute.objects.for_workspace(debt.workspace_id).filter(debt=debt, status="open").first()
     if dispute is None:
         raise ValidationError({"outcome": "There is no open dispute."})
-    return disputes.dispute_resolve(dispute=dispute, upheld=form.cleaned_data["outcome"] == "upheld", resolution=form.cleaned_data["resolution"], actor=user)
+    return disputes.dispute_resolve(
+        dispute=dispute,
+        upheld=form.cleaned_data["outcome"] == "upheld",
+        resolution=form.cleaned_data["resolution"],
+        actor=user,
+    )
 
 
 def _do_status(form: Any, debt: Debt, user: User) -> Any:
-    return debt_services.debt_change_status(debt=debt, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], actor=user)
+    return debt_services.debt_change_status(
+        debt=debt, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], actor=user
+    )
 
 
 ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
@@ -277,7 +373,9 @@ ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
 
 @require_POST
 @workspace_view("debts.work")
-def debt_action(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, action: str) -> HttpResponse:
+def debt_action(
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, action: str
+) -> HttpResponse:
     if action not in ACTIONS or membership.client_id is not None:
         raise Http404("No such action")
     debt = _visible_debt(workspace, membership, debt_id)
@@ -289,7 +387,10 @@ def debt_action(request: HttpRequest, workspace: Workspace, membership: Membersh
             run(form, debt, _user(request))
             ok = True
         except ContactRefused as exc:
-            form.add_error(None, "Not allowed now — " + " ".join(r.message for r in exc.decision.reasons) + " The refusal was recorded.")
+            form.add_error(
+                None,
+                "Not allowed now — " + " ".join(r.message for r in exc.decision.reasons) + " The refusal was recorded.",
+            )
         except ValidationError as exc:
             for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
                 form.add_error(field if field in form.fields else None, errs)
@@ -329,21 +430,40 @@ def plan_preview(request: HttpRequest, workspace: Workspace, membership: Members
     if form.is_valid():
         try:
             total = to_minor(str(form.cleaned_data["total"]), debt.currency)
-            schedule = [(d, from_minor(a, debt.currency)) for d, a in plans.plan_schedule(total_minor=total, count=form.cleaned_data["installments"], frequency=form.cleaned_data["frequency"], first_due=form.cleaned_data["first_due"])]
+            schedule = [
+                (d, from_minor(a, debt.currency))
+                for d, a in plans.plan_schedule(
+                    total_minor=total,
+                    count=form.cleaned_data["installments"],
+                    frequency=form.cleaned_data["frequency"],
+                    first_due=form.cleaned_data["first_due"],
+                )
+            ]
         except (ValidationError, MoneyError) as exc:
             error = " ".join(getattr(exc, "messages", [str(exc)]))
     else:
         error = "Fill in total, installments, frequency and first due date."
-    return render(request, "debtors/_plan_preview.html", {"schedule": schedule, "error": error, "currency": debt.currency})
+    return render(
+        request, "debtors/_plan_preview.html", {"schedule": schedule, "error": error, "currency": debt.currency}
+    )
 
 
 @workspace_view("workspace.view")
-def document_download(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, document_id: str) -> FileResponse:
+def document_download(
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, document_id: str
+) -> FileResponse:
     debt = _visible_debt(workspace, membership, debt_id)
     doc = selectors.related_get(Document, debt=debt, object_id=document_id)
-    record_personal_data_access(subject=doc, fields=["file"], purpose="document download", kind=actions.PERSONAL_DATA_DOWNLOAD)
+    record_personal_data_access(
+        subject=doc, fields=["file"], purpose="document download", kind=actions.PERSONAL_DATA_DOWNLOAD
+    )
     inline = request.GET.get("preview") == "1" and doc.content_type in ("application/pdf", "image/png", "image/jpeg")
-    response = FileResponse(default_storage.open(doc.storage_name, "rb"), content_type=doc.content_type, as_attachment=not inline, filename=f"document-{doc.pk}")
+    response = FileResponse(
+        default_storage.open(doc.storage_name, "rb"),
+        content_type=doc.content_type,
+        as_attachment=not inline,
+        filename=f"document-{doc.pk}",
+    )
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -375,10 +495,21 @@ def placements(request: HttpRequest, workspace: Workspace, membership: Membershi
     form = f.PlacementUploadForm(request.POST or None, request.FILES or None)
     form.fields["client"].choices = [("", "— use each row's client_ref —")] + [(c.reference, c.name) for c in clients]  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
-        client = selectors.client_get_by_reference(workspace=workspace, reference=form.cleaned_data["client"]) if form.cleaned_data["client"] else None
+        client = (
+            selectors.client_get_by_reference(workspace=workspace, reference=form.cleaned_data["client"])
+            if form.cleaned_data["client"]
+            else None
+        )
         upload = form.cleaned_data["file"]
         try:
-            job = imports.placement_import_create(workspace=workspace, file_obj=upload, file_name=upload.name, client=client, strict=form.cleaned_data["strict"], actor=_user(request))
+            job = imports.placement_import_create(
+                workspace=workspace,
+                file_obj=upload,
+                file_name=upload.name,
+                client=client,
+                strict=form.cleaned_data["strict"],
+                actor=_user(request),
+            )
         except ValidationError as exc:
             form.add_error("file", exc.messages)
         else:
@@ -389,7 +520,9 @@ def placements(request: HttpRequest, workspace: Workspace, membership: Membershi
 
 
 @workspace_view("debts.import")
-def placement_detail(request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str) -> HttpResponse:
+def placement_detail(
+    request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
+) -> HttpResponse:
     job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
     if job is None:
         raise Http404("No such import")
@@ -402,14 +535,25 @@ def placement_detail(request: HttpRequest, workspace: Workspace, membership: Mem
                 if i >= 200:
                     break
                 rejects.append(row[:2])
-    template = "debtors/_placement_progress.html" if request.headers.get("HX-Request") else "debtors/placement_detail.html"
+    template = (
+        "debtors/_placement_progress.html" if request.headers.get("HX-Request") else "debtors/placement_detail.html"
+    )
     return render(request, template, {"job": job, "rejects": rejects})
 
 
 @workspace_view("debts.import")
-def placement_rejects(request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str) -> FileResponse:
+def placement_rejects(
+    request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
+) -> FileResponse:
     job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
     if job is None or not job.rejects_storage_name:
         raise Http404("No rejects")
-    record_personal_data_access(subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD)
-    return FileResponse(default_storage.open(job.rejects_storage_name, "rb"), content_type="text/csv", as_attachment=True, filename=f"rejects-{job.pk}.csv")
+    record_personal_data_access(
+        subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD
+    )
+    return FileResponse(
+        default_storage.open(job.rejects_storage_name, "rb"),
+        content_type="text/csv",
+        as_attachment=True,
+        filename=f"rejects-{job.pk}.csv",
+    )

@@ -36,15 +36,26 @@ class PaymentLinkCreateApi(WorkspaceApiMixin, GenericAPIView[PaymentLink]):
     serializer_class = PaymentLinkInput
 
     @extend_schema(
-        summary="Create a payment link for a debt", request=PaymentLinkInput, responses={201: PaymentLinkOutput},
-        examples=[OpenApiExample("full balance", request_only=True, value={"debt": "0190c3a4-…"}), OpenApiExample("custom", request_only=True, value={"debt": "0190c3a4-…", "amount": "500.00", "expires_at": "2026-12-31T23:59:00Z"})],
+        summary="Create a payment link for a debt",
+        request=PaymentLinkInput,
+        responses={201: PaymentLinkOutput},
+        examples=[
+            OpenApiExample("full balance", request_only=True, value={"debt": "0190c3a4-…"}),
+            OpenApiExample(
+                "custom",
+                request_only=True,
+                value={"debt": "0190c3a4-…", "amount": "500.00", "expires_at": "2026-12-31T23:59:00Z"},
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         raw_debt = request.data.get("debt") if hasattr(request.data, "get") else None
         currency = ""
         if raw_debt:
             try:
-                currency = selectors.debt_get(workspace=self.workspace, debt_id=raw_debt, client_scope=self.client_scope).currency
+                currency = selectors.debt_get(
+                    workspace=self.workspace, debt_id=raw_debt, client_scope=self.client_scope
+                ).currency
             except (Http404, ValueError, Exception):
                 currency = ""
         data = PaymentLinkInput(data=request.data, context={"currency": currency or self.workspace.currency})
@@ -55,10 +66,20 @@ class PaymentLinkCreateApi(WorkspaceApiMixin, GenericAPIView[PaymentLink]):
         except Http404:
             raise serializers.ValidationError({"debt": ["No such debt."]}) from None
         purpose = "custom" if v["amount"] is not None else "full_balance"
-        issued = services.payment_link_create(debt=debt, purpose=purpose, amount_minor=v["amount"], expires_at=v["expires_at"])
+        issued = services.payment_link_create(
+            debt=debt, purpose=purpose, amount_minor=v["amount"], expires_at=v["expires_at"]
+        )
         link = issued.link
         return Response(
-            PaymentLinkOutput({"id": link.pk, "url": issued.url, "status": link.status, "purpose": link.purpose, "expires_at": link.expires_at}).data,
+            PaymentLinkOutput(
+                {
+                    "id": link.pk,
+                    "url": issued.url,
+                    "status": link.status,
+                    "purpose": link.purpose,
+                    "expires_at": link.expires_at,
+                }
+            ).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -72,7 +93,10 @@ class RemittanceApi(WorkspaceApiMixin, GenericAPIView[Any]):
 
     @extend_schema(
         summary="Remittance statement for a month",
-        parameters=[OpenApiParameter("period", str, description="YYYY-MM (default: this month)"), OpenApiParameter("client", str, description="Client id (workspace keys)")],
+        parameters=[
+            OpenApiParameter("period", str, description="YYYY-MM (default: this month)"),
+            OpenApiParameter("client", str, description="Client id (workspace keys)"),
+        ],
         responses={200: dict},
     )
     def get(self, request: Request) -> Response:

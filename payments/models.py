@@ -25,8 +25,13 @@ class LinkStatus(models.TextChoices):
 
 
 @personal_data(
-    subject_type="debtor", subject="debtor_id", purpose="Taking payments from debtors", recipients=("payment processor",),
-    fields={"token": PD(Category.TECHNICAL, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True)},
+    subject_type="debtor",
+    subject="debtor_id",
+    purpose="Taking payments from debtors",
+    recipients=("payment processor",),
+    fields={
+        "token": PD(Category.TECHNICAL, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True)
+    },
 )
 class PaymentLink(TenantModel):
     """A link a debtor opens to pay. The token (≥128 random bits) is stored as a
@@ -38,9 +43,15 @@ class PaymentLink(TenantModel):
     purpose = models.CharField(max_length=16, choices=LinkPurpose.choices)
     # What the link is for, as one string: "full_balance", "installment:<id>", "settlement:<id>", "custom".
     purpose_key = models.CharField(max_length=64)
-    installment = models.ForeignKey("debtors.Installment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    offer = models.ForeignKey("debtors.SettlementOffer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    amount_minor = models.BigIntegerField(null=True, blank=True, help_text="Fixed amount; blank = the balance when paid")
+    installment = models.ForeignKey(
+        "debtors.Installment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer = models.ForeignKey(
+        "debtors.SettlementOffer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    amount_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Fixed amount; blank = the balance when paid"
+    )
     currency = models.CharField(max_length=3)
     token_hash = models.CharField(max_length=64, unique=True)
     token = EncryptedField(subject="debtor_id", subject_type="debtor")
@@ -135,4 +146,3 @@ class ReconciliationException(TenantModel):
     provider_session_id = models.CharField(max_length=200, blank=True, default="")
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
-

@@ -25,7 +25,9 @@ def reconciliation_run(*, workspace: Workspace, provider_name: str | None = None
     with workspace_context(workspace):
         run = ReconciliationRun.objects.create(workspace=workspace)
         own_sessions = dict(
-            CheckoutSession.objects.filter(provider=provider.name, created_at__gte=now - LOOKBACK - timedelta(days=1)).values_list("provider_session_id", "amount_minor")
+            CheckoutSession.objects.filter(
+                provider=provider.name, created_at__gte=now - LOOKBACK - timedelta(days=1)
+            ).values_list("provider_session_id", "amount_minor")
         )
     checked = posted = flagged = 0
     if provider.name == "sandbox":  # its "provider side" is our own table
@@ -42,7 +44,10 @@ def reconciliation_run(*, workspace: Workspace, provider_name: str | None = None
         with workspace_context(workspace):
             if payment.amount_minor != own_sessions[payment.session_id]:
                 ReconciliationException.objects.create(
-                    workspace=workspace, run=run, kind="amount_mismatch", provider_session_id=payment.session_id,
+                    workspace=workspace,
+                    run=run,
+                    kind="amount_mismatch",
+                    provider_session_id=payment.session_id,
                     detail=f"Provider says {payment.amount_minor}, we asked for {own_sessions[payment.session_id]} (minor units).",
                 )
                 flagged += 1
@@ -52,13 +57,23 @@ def reconciliation_run(*, workspace: Workspace, provider_name: str | None = None
         elif result.entry is None and result.note not in ("already posted",):
             with workspace_context(workspace):
                 ReconciliationException.objects.create(
-                    workspace=workspace, run=run, kind="not_posted", provider_session_id=payment.session_id, detail=result.note[:300]
+                    workspace=workspace,
+                    run=run,
+                    kind="not_posted",
+                    provider_session_id=payment.session_id,
+                    detail=result.note[:300],
                 )
             flagged += 1
     with workspace_context(workspace):
-        expired = PaymentLink.objects.filter(status=LinkStatus.ACTIVE, expires_at__lte=now).update(status=LinkStatus.EXPIRED)
+        expired = PaymentLink.objects.filter(status=LinkStatus.ACTIVE, expires_at__lte=now).update(
+            status=LinkStatus.EXPIRED
+        )
         ReconciliationRun.objects.filter(pk=run.pk).update(
-            finished_at=timezone.now(), sessions_checked=checked, payments_posted=posted, links_expired=expired, exceptions_found=flagged
+            finished_at=timezone.now(),
+            sessions_checked=checked,
+            payments_posted=posted,
+            links_expired=expired,
+            exceptions_found=flagged,
         )
         run.refresh_from_db()
     return run

@@ -39,22 +39,44 @@ def remittance_rows(*, workspace: Any, start: date, end: date, client: Client | 
     qs = LedgerEntry.objects.for_workspace(workspace).filter(COLLECTION, posted_at__gte=since, posted_at__lt=until)
     if client is not None:
         qs = qs.filter(debt__client=client)
-    clients = list(Client.objects.for_workspace(workspace).filter(pk__in=qs.values("debt__client_id"))) if client is None else [client]
+    clients = (
+        list(Client.objects.for_workspace(workspace).filter(pk__in=qs.values("debt__client_id")))
+        if client is None
+        else [client]
+    )
     rows = []
     for c in sorted(clients, key=lambda c: c.reference):
-        sums = qs.filter(debt__client=c).aggregate(total=Sum("amount_minor"), commission=Sum(entry_commission(c.commission_rate_bps)))
-        currency = str(qs.filter(debt__client=c).values_list("currency", flat=True).first() or getattr(workspace, "currency", ""))
+        sums = qs.filter(debt__client=c).aggregate(
+            total=Sum("amount_minor"), commission=Sum(entry_commission(c.commission_rate_bps))
+        )
+        currency = str(
+            qs.filter(debt__client=c).values_list("currency", flat=True).first() or getattr(workspace, "currency", "")
+        )
         collected = -(sums["total"] or 0)  # payments are negative entries
         commission = -(sums["commission"] or 0)
-        rows.append({
-            "client_id": str(c.pk), "client_ref": c.reference, "client": c.name, "currency": currency,
-            "collected_minor": collected, "commission_minor": commission, "net_minor": collected - commission,
-            "collected": from_minor(collected, currency), "commission": from_minor(commission, currency),
-            "net": from_minor(collected - commission, currency), "commission_rate_bps": c.commission_rate_bps,
-        })
+        rows.append(
+            {
+                "client_id": str(c.pk),
+                "client_ref": c.reference,
+                "client": c.name,
+                "currency": currency,
+                "collected_minor": collected,
+                "commission_minor": commission,
+                "net_minor": collected - commission,
+                "collected": from_minor(collected, currency),
+                "commission": from_minor(commission, currency),
+                "net": from_minor(collected - commission, currency),
+                "commission_rate_bps": c.commission_rate_bps,
+            }
+        )
     return rows
 
 
 def remittance_statement(*, workspace: Any, period: str, client: Client | None = None) -> dict[str, Any]:
     start, end = parse_period(period)
-    return {"period": start.strftime("%Y-%m"), "from": start.isoformat(), "to": end.isoformat(), "clients": remittance_rows(workspace=workspace, start=start, end=end, client=client)}
+    return {
+        "period": start.strftime("%Y-%m"),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "clients": remittance_rows(workspace=workspace, start=start, end=end, client=client),
+    }

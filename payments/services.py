@@ -48,16 +48,23 @@ class IssuedLink:
 
 
 def payment_link_create(
-    *, debt: Debt, purpose: str = LinkPurpose.FULL_BALANCE, amount_minor: int | None = None,
-    installment: Installment | None = None, offer: SettlementOffer | None = None,
-    expires_at: datetime | None = None, actor: Any = None,
+    *,
+    debt: Debt,
+    purpose: str = LinkPurpose.FULL_BALANCE,
+    amount_minor: int | None = None,
+    installment: Installment | None = None,
+    offer: SettlementOffer | None = None,
+    expires_at: datetime | None = None,
+    actor: Any = None,
 ) -> IssuedLink:
     """Create a link (≥128-bit token). A new link for the same purpose replaces the
     active one, so a debt has at most one active link per purpose."""
     if purpose not in LinkPurpose.values:
         raise ValidationError({"purpose": "Unknown purpose."})
     if debt.status in NOT_COLLECTABLE:
-        raise ValidationError({"debt": f"The debt is {debt.get_status_display().lower()}; no payment link can be sent."})
+        raise ValidationError(
+            {"debt": f"The debt is {debt.get_status_display().lower()}; no payment link can be sent."}
+        )
     if debt.balance_minor <= 0:
         raise ValidationError({"debt": "Nothing is owed on this debt."})
     now = timezone.now()
@@ -84,25 +91,51 @@ def payment_link_create(
         amount_minor = None  # the balance at the time of paying
     token = secrets.token_urlsafe(24)  # 192 bits
     with transaction.atomic():
-        PaymentLink.objects.for_workspace(debt.workspace_id).filter(debt=debt, purpose_key=key, status=LinkStatus.ACTIVE).update(
-            status=LinkStatus.REVOKED, revoked_at=now
-        )
+        PaymentLink.objects.for_workspace(debt.workspace_id).filter(
+            debt=debt, purpose_key=key, status=LinkStatus.ACTIVE
+        ).update(status=LinkStatus.REVOKED, revoked_at=now)
         link = PaymentLink(
-            workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, purpose=purpose, purpose_key=key,
-            installment=installment, offer=offer, amount_minor=amount_minor, currency=debt.currency,
-            token_hash=token_hash(token), token=token, expires_at=expires_at,
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            debtor_id=debt.debtor_id,
+            purpose=purpose,
+            purpose_key=key,
+            installment=installment,
+            offer=offer,
+            amount_minor=amount_minor,
+            currency=debt.currency,
+            token_hash=token_hash(token),
+            token=token,
+            expires_at=expires_at,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         link.save(force_insert=True)
-        debt_event(debt, "payment_link", f"Payment link created ({purpose})", amount_minor=amount_minor, obj=link, actor=actor)
-        audit_record(action="payment_link.created", workspace=debt.workspace_id, obj=link, actor_user_id=getattr(actor, "pk", None), metadata={"purpose": purpose})
+        debt_event(
+            debt, "payment_link", f"Payment link created ({purpose})", amount_minor=amount_minor, obj=link, actor=actor
+        )
+        audit_record(
+            action="payment_link.created",
+            workspace=debt.workspace_id,
+            obj=link,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"purpose": purpose},
+        )
     return IssuedLink(link, token, link_url(token))
 
 
 def payment_link_revoke(*, link: PaymentLink, actor: Any = None) -> PaymentLink:
     with transaction.atomic():
-        if PaymentLink.objects.for_workspace(link.workspace_id).filter(pk=link.pk, status=LinkStatus.ACTIVE).update(status=LinkStatus.REVOKED, revoked_at=timezone.now()):
-            audit_record(action="payment_link.revoked", workspace=link.workspace_id, obj=link, actor_user_id=getattr(actor, "pk", None))
+        if (
+            PaymentLink.objects.for_workspace(link.workspace_id)
+            .filter(pk=link.pk, status=LinkStatus.ACTIVE)
+            .update(status=LinkStatus.REVOKED, revoked_at=timezone.now())
+        ):
+            audit_record(
+                action="payment_link.revoked",
+                workspace=link.workspace_id,
+                obj=link,
+                actor_user_id=getattr(actor, "pk", None),
+            )
         link.refresh_from_db()
     return link
 
@@ -161,7 +194,9 @@ def link_verify(*, link: PaymentLink, answer: str, ip: str | None = None) -> boo
             ok = False
     with transaction.atomic():
         if ok:
-            PaymentLink.objects.for_workspace(link.workspace_id).filter(pk=link.pk).update(failed_verifications=0, locked_until=None)
+            PaymentLink.objects.for_workspace(link.workspace_id).filter(pk=link.pk).update(
+                failed_verifications=0, locked_until=None
+            )
         else:
             failures = link.failed_verifications + 1
             locked = now + LOCKOUT if failures >= MAX_VERIFY_FAILURES else None
@@ -169,7 +204,11 @@ def link_verify(*, link: PaymentLink, answer: str, ip: str | None = None) -> boo
                 failed_verifications=0 if locked else failures, locked_until=locked
             )
             link.failed_verifications, link.locked_until = failures, locked
-        audit_record(action="payment_link.verified" if ok else "payment_link.verification_failed", workspace=link.workspace_id, obj=link)
+        audit_record(
+            action="payment_link.verified" if ok else "payment_link.verification_failed",
+            workspace=link.workspace_id,
+            obj=link,
+        )
     if not ok and link.locked_until:
         raise VerificationLocked
     return ok
@@ -192,17 +231,32 @@ def checkout_start(*, link: PaymentLink, success_url: str, cancel_url: str) -> s
         raise ValidationError("Nothing is owed on this link.")
     provider = get_provider()
     idem = f"link-{link.pk}-{amount}-{link.failed_verifications}-{timezone.now():%Y%m%d%H%M}"
-    existing = CheckoutSession.objects.for_workspace(link.workspace_id).filter(link=link, idempotency_key=idem, status=CheckoutStatus.OPEN).first()
+    existing = (
+        CheckoutSession.objects.for_workspace(link.workspace_id)
+        .filter(link=link, idempotency_key=idem, status=CheckoutStatus.OPEN)
+        .first()
+    )
     if existing is not None and provider.name == "sandbox":
         return reverse("sandbox_checkout", args=[existing.provider_session_id])
     checkout = provider.create_checkout(
-        link_id=str(link.pk), amount_minor=amount, currency=link.currency,
-        description=f"Payment to {link.workspace.name}", idempotency_key=idem,
-        success_url=success_url, cancel_url=cancel_url,
+        link_id=str(link.pk),
+        amount_minor=amount,
+        currency=link.currency,
+        description=f"Payment to {link.workspace.name}",
+        idempotency_key=idem,
+        success_url=success_url,
+        cancel_url=cancel_url,
     )
     CheckoutSession.objects.for_workspace(link.workspace_id).get_or_create(
         provider_session_id=checkout.session_id,
-        defaults={"workspace_id": link.workspace_id, "link": link, "provider": provider.name, "amount_minor": amount, "currency": link.currency, "idempotency_key": idem},
+        defaults={
+            "workspace_id": link.workspace_id,
+            "link": link,
+            "provider": provider.name,
+            "amount_minor": amount,
+            "currency": link.currency,
+            "idempotency_key": idem,
+        },
     )
     return checkout.redirect_url
 
@@ -232,7 +286,9 @@ def payment_process(payment: ProviderPayment, *, provider: str) -> ProcessResult
         return ProcessResult(None, False, "unknown checkout session")
     with workspace_context(session.workspace):
         if not payment.paid:
-            CheckoutSession.objects.filter(pk=session.pk, status=CheckoutStatus.OPEN).update(status=CheckoutStatus.FAILED)
+            CheckoutSession.objects.filter(pk=session.pk, status=CheckoutStatus.OPEN).update(
+                status=CheckoutStatus.FAILED
+            )
             return ProcessResult(None, False, "payment failed")
         if payment.link_id and payment.link_id != str(session.link_id):
             return ProcessResult(None, False, "client_reference_id does not match the session's link")
@@ -245,15 +301,20 @@ def payment_process(payment: ProviderPayment, *, provider: str) -> ProcessResult
             try:
                 with transaction.atomic():
                     entry, created = ledger.payment_record(
-                        debt=debt, amount_minor=payment.amount_minor, method=provider,
-                        reference=payment.session_id[:100], external_id=f"{provider}:{payment.payment_id}",
+                        debt=debt,
+                        amount_minor=payment.amount_minor,
+                        method=provider,
+                        reference=payment.session_id[:100],
+                        external_id=f"{provider}:{payment.payment_id}",
                     )
             except ValidationError as exc:
                 # Money arrived for a closed debt: keep the books honest, flag it.
                 return ProcessResult(None, False, "; ".join(exc.messages))
             if created:
                 if link.purpose != LinkPurpose.CUSTOM or amount_due(link) <= 0:
-                    PaymentLink.objects.filter(pk=link.pk, status=LinkStatus.ACTIVE).update(status=LinkStatus.PAID, paid_at=timezone.now())
+                    PaymentLink.objects.filter(pk=link.pk, status=LinkStatus.ACTIVE).update(
+                        status=LinkStatus.PAID, paid_at=timezone.now()
+                    )
                 from payments.receipts import receipt_send
 
                 transaction.on_commit(lambda: receipt_send(workspace_id=link.workspace_id, entry_id=str(entry.pk)))
@@ -267,7 +328,9 @@ def refund_process(*, provider: str, payment_id: str, refund_id: str, amount_min
         return ProcessResult(None, False, "deferred: payment not posted yet")
     with workspace_context(session.workspace):
         debt = Debt.objects.get(pk=PaymentLink.objects.get(pk=session.link_id).debt_id)
-        entry, created = ledger.refund_post(debt=debt, amount_minor=amount_minor, external_id=f"{provider}:{refund_id}", memo="Provider refund")
+        entry, created = ledger.refund_post(
+            debt=debt, amount_minor=amount_minor, external_id=f"{provider}:{refund_id}", memo="Provider refund"
+        )
     return ProcessResult(entry, created, "refunded" if created else "already refunded")
 
 
@@ -289,7 +352,9 @@ def chargeback_process(*, provider: str, payment_id: str, dispute_id: str) -> Pr
                 reversal = ledger.entry_reverse(entry=payment_entry, memo=f"Chargeback {dispute_id}"[:200])
                 debt = Debt.objects.get(pk=payment_entry.debt_id)
                 if debt.status != DebtStatus.DISPUTED:
-                    dispute_open(debt=debt, reason="other", details=f"Card chargeback {dispute_id}", source="chargeback")
+                    dispute_open(
+                        debt=debt, reason="other", details=f"Card chargeback {dispute_id}", source="chargeback"
+                    )
         except (ValidationError, IntegrityError):
             return ProcessResult(None, False, "already reversed")
     return ProcessResult(reversal, True, "chargeback reversed")
@@ -301,5 +366,7 @@ def _process_deferred(payment_id: str, provider: str) -> None:
     from payments.models import WebhookEvent
     from payments.webhooks import process_stored_event
 
-    for event_pk in WebhookEvent.objects.filter(provider=provider, object_id=payment_id, processed_at__isnull=True).values_list("pk", flat=True):
+    for event_pk in WebhookEvent.objects.filter(
+        provider=provider, object_id=payment_id, processed_at__isnull=True
+    ).values_list("pk", flat=True):
         transaction.on_commit(partial(process_stored_event, event_pk))

@@ -20,7 +20,12 @@ def reconcile_workspace(workspace_id: int) -> dict[str, int]:
 
     with request_info(source="task"):
         run = reconciliation_run(workspace=Workspace.objects.get(pk=workspace_id))
-    return {"checked": run.sessions_checked, "posted": run.payments_posted, "expired": run.links_expired, "exceptions": run.exceptions_found}
+    return {
+        "checked": run.sessions_checked,
+        "posted": run.payments_posted,
+        "expired": run.links_expired,
+        "exceptions": run.exceptions_found,
+    }
 
 
 @shared_task

@@ -70,7 +70,10 @@ def pay_link(request: HttpRequest, token: str) -> HttpResponse:
 def _debtor_context(link: PaymentLink, debt: Debt) -> dict[str, Any]:
     bd = balance_breakdown(debt=debt)
     plan_next = (
-        Installment.objects.filter(plan__debt=debt, plan__status=PlanStatus.ACTIVE).exclude(status=InstallmentStatus.PAID).order_by("seq").first()
+        Installment.objects.filter(plan__debt=debt, plan__status=PlanStatus.ACTIVE)
+        .exclude(status=InstallmentStatus.PAID)
+        .order_by("seq")
+        .first()
     )
     offer = SettlementOffer.objects.filter(debt=debt, status=OfferStatus.OPEN).order_by("-created_at").first()
     state = consent_current(workspace=link.workspace, subject_type="debtor", subject_id=str(debt.debtor_id))
@@ -81,7 +84,9 @@ def _debtor_context(link: PaymentLink, debt: Debt) -> dict[str, Any]:
         "due_now": from_minor(services.amount_due(link), debt.currency),
         "link_amount_fixed": link.amount_minor is not None,
         "next_installment": plan_next,
-        "next_installment_amount": from_minor(plan_next.amount_minor - plan_next.paid_minor, debt.currency) if plan_next else None,
+        "next_installment_amount": from_minor(plan_next.amount_minor - plan_next.paid_minor, debt.currency)
+        if plan_next
+        else None,
         "offer": offer,
         "offer_amount": from_minor(offer.amount_minor, debt.currency) if offer else None,
         "preferences": [(c, state.get(CHANNEL_PURPOSE[c]) != "withdraw") for c in CHANNELS],
@@ -95,7 +100,9 @@ def pay_verify(request: HttpRequest, token: str) -> HttpResponse:
     link = _link_or_404(token)
     with workspace_context(link.workspace):
         try:
-            ok = services.link_verify(link=link, answer=request.POST.get("answer", ""), ip=request.META.get("REMOTE_ADDR"))
+            ok = services.link_verify(
+                link=link, answer=request.POST.get("answer", ""), ip=request.META.get("REMOTE_ADDR")
+            )
         except services.VerificationLocked:
             messages.error(request, _("Too many attempts. For your security this link is locked for 30 minutes."))
             return redirect("pay_link", token=token)
@@ -118,21 +125,36 @@ def pay_checkout(request: HttpRequest, token: str) -> HttpResponse:
         debt = Debt.objects.get(pk=link.debt_id)
         try:
             if option == "installment":
-                inst = Installment.objects.filter(plan__debt=debt, plan__status=PlanStatus.ACTIVE).exclude(status=InstallmentStatus.PAID).order_by("seq").first()
+                inst = (
+                    Installment.objects.filter(plan__debt=debt, plan__status=PlanStatus.ACTIVE)
+                    .exclude(status=InstallmentStatus.PAID)
+                    .order_by("seq")
+                    .first()
+                )
                 if inst is None:
                     raise ValidationError(_("There is no installment due."))
-                target = services.payment_link_create(debt=debt, purpose=LinkPurpose.INSTALLMENT, installment=inst, expires_at=link.expires_at).link
+                target = services.payment_link_create(
+                    debt=debt, purpose=LinkPurpose.INSTALLMENT, installment=inst, expires_at=link.expires_at
+                ).link
             elif option == "settlement":
-                offer = SettlementOffer.objects.filter(debt=debt, status=OfferStatus.OPEN).order_by("-created_at").first()
-                target = services.payment_link_create(debt=debt, purpose=LinkPurpose.SETTLEMENT, offer=offer, expires_at=link.expires_at).link
+                offer = (
+                    SettlementOffer.objects.filter(debt=debt, status=OfferStatus.OPEN).order_by("-created_at").first()
+                )
+                target = services.payment_link_create(
+                    debt=debt, purpose=LinkPurpose.SETTLEMENT, offer=offer, expires_at=link.expires_at
+                ).link
             elif option == "custom":
                 try:
                     amount = to_minor(request.POST.get("amount", ""), debt.currency)
                 except MoneyError as exc:
                     raise ValidationError(str(exc)) from None
-                target = services.payment_link_create(debt=debt, purpose=LinkPurpose.CUSTOM, amount_minor=amount, expires_at=link.expires_at).link
+                target = services.payment_link_create(
+                    debt=debt, purpose=LinkPurpose.CUSTOM, amount_minor=amount, expires_at=link.expires_at
+                ).link
             done = request.build_absolute_uri(reverse("pay_done", args=[token]))
-            url = services.checkout_start(link=target, success_url=done, cancel_url=request.build_absolute_uri(reverse("pay_link", args=[token])))
+            url = services.checkout_start(
+                link=target, success_url=done, cancel_url=request.build_absolute_uri(reverse("pay_link", args=[token]))
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("pay_link", token=token)
@@ -147,11 +169,21 @@ def pay_done(request: HttpRequest, token: str) -> HttpResponse:
     with workspace_context(link.workspace):
         debt = Debt.objects.select_related("client").get(pk=link.debt_id)
         last = CheckoutSession.objects.filter(link__debt=debt, status="completed").order_by("-completed_at").first()
-        return _private(render(request, "payments/receipt.html", {
-            "token": token, "agency": link.workspace.name, "creditor": debt.client.name, "debt": debt,
-            "session": last, "paid": from_minor(last.amount_minor, last.currency) if last else None,
-            "balance": from_minor(debt.balance_minor, debt.currency),
-        }))
+        return _private(
+            render(
+                request,
+                "payments/receipt.html",
+                {
+                    "token": token,
+                    "agency": link.workspace.name,
+                    "creditor": debt.client.name,
+                    "debt": debt,
+                    "session": last,
+                    "paid": from_minor(last.amount_minor, last.currency) if last else None,
+                    "balance": from_minor(debt.balance_minor, debt.currency),
+                },
+            )
+        )
 
 
 @require_POST
@@ -162,8 +194,16 @@ def pay_dispute(request: HttpRequest, token: str) -> HttpResponse:
     with workspace_context(link.workspace):
         debt = Debt.objects.get(pk=link.debt_id)
         try:
-            dispute_open(debt=debt, reason=request.POST.get("reason", "other"), details=request.POST.get("details", "")[:5000], source="debtor")
-            messages.success(request, _("Your dispute was received. We have paused collection on this account while we look into it."))
+            dispute_open(
+                debt=debt,
+                reason=request.POST.get("reason", "other"),
+                details=request.POST.get("details", "")[:5000],
+                source="debtor",
+            )
+            messages.success(
+                request,
+                _("Your dispute was received. We have paused collection on this account while we look into it."),
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     return redirect("pay_link", token=token)
@@ -184,7 +224,15 @@ def pay_preferences(request: HttpRequest, token: str) -> HttpResponse:
             wanted = "grant" if request.POST.get(channel) == "on" else "withdraw"
             current = "withdraw" if state.get(purpose) == "withdraw" else "grant"
             if wanted != current:
-                consent_record(workspace=link.workspace, subject_type="debtor", subject_id=debtor_id, purpose=purpose, action=wanted, source="debtor_page", lawful_basis="legitimate_interests")
+                consent_record(
+                    workspace=link.workspace,
+                    subject_type="debtor",
+                    subject_id=debtor_id,
+                    purpose=purpose,
+                    action=wanted,
+                    source="debtor_page",
+                    lawful_basis="legitimate_interests",
+                )
                 changed += 1
         messages.success(request, _("Your contact preferences were saved.") if changed else _("No changes."))
     return redirect("pay_link", token=token)
@@ -194,7 +242,13 @@ def pay_privacy(request: HttpRequest, token: str) -> HttpResponse:
     link = _link_or_404(token)
     if not _verified(request, link):
         return redirect("pay_link", token=token)
-    return _private(render(request, "payments/privacy_rights.html", {"token": token, "agency": link.workspace.name, "jurisdiction": link.workspace.get_jurisdiction_display()}))
+    return _private(
+        render(
+            request,
+            "payments/privacy_rights.html",
+            {"token": token, "agency": link.workspace.name, "jurisdiction": link.workspace.get_jurisdiction_display()},
+        )
+    )
 
 
 def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
@@ -209,14 +263,28 @@ def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
         if request.POST.get("outcome") == "cancel":
             return redirect("pay_link", token=token) if token else redirect("/")
         result = services.payment_process(
-            ProviderPayment(session.provider_session_id, f"sbx_pi_{secrets.token_hex(8)}" if not session.provider_payment_id else session.provider_payment_id,
-                            str(session.link_id), session.amount_minor, session.currency, True),
+            ProviderPayment(
+                session.provider_session_id,
+                f"sbx_pi_{secrets.token_hex(8)}" if not session.provider_payment_id else session.provider_payment_id,
+                str(session.link_id),
+                session.amount_minor,
+                session.currency,
+                True,
+            ),
             provider="sandbox",
         )
         if token:
             return redirect("pay_done", token=token)
         return HttpResponse(result.note)
-    return render(request, "payments/sandbox_checkout.html", {"session": session, "amount": from_minor(session.amount_minor, session.currency), "agency": session.workspace.name})
+    return render(
+        request,
+        "payments/sandbox_checkout.html",
+        {
+            "session": session,
+            "amount": from_minor(session.amount_minor, session.currency),
+            "agency": session.workspace.name,
+        },
+    )
 
 
 def pay_consent_proof(request: HttpRequest, token: str) -> HttpResponse:

@@ -41,34 +41,65 @@ def _slim(event_type: str, obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if event_type.startswith("checkout.session."):
         p = payment_from_session(obj)
         return p.payment_id, {
-            "session_id": p.session_id, "payment_id": p.payment_id, "link_id": p.link_id,
-            "amount_minor": p.amount_minor, "currency": p.currency,
+            "session_id": p.session_id,
+            "payment_id": p.payment_id,
+            "link_id": p.link_id,
+            "amount_minor": p.amount_minor,
+            "currency": p.currency,
             "paid": p.paid if event_type != "checkout.session.async_payment_failed" else False,
             "payment_status": obj.get("payment_status"),
         }
     if event_type == "charge.refunded":
         refunds = [{"id": r["id"], "amount": r["amount"]} for r in (obj.get("refunds") or {}).get("data", [])]
         return str(obj.get("payment_intent") or ""), {
-            "charge_id": obj.get("id"), "payment_id": obj.get("payment_intent"),
-            "amount_refunded": obj.get("amount_refunded", 0), "refunds": refunds,
+            "charge_id": obj.get("id"),
+            "payment_id": obj.get("payment_intent"),
+            "amount_refunded": obj.get("amount_refunded", 0),
+            "refunds": refunds,
         }
     if event_type == "charge.dispute.created":
-        return str(obj.get("payment_intent") or ""), {"dispute_id": obj.get("id"), "payment_id": obj.get("payment_intent"), "amount": obj.get("amount")}
+        return str(obj.get("payment_intent") or ""), {
+            "dispute_id": obj.get("id"),
+            "payment_id": obj.get("payment_intent"),
+            "amount": obj.get("amount"),
+        }
     return "", {}
 
 
 def _process(event: WebhookEvent) -> ProcessResult | None:
     d = event.data
-    if event.type in ("checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed"):
-        if event.type == "checkout.session.completed" and d.get("payment_status") not in ("paid", "no_payment_required"):
+    if event.type in (
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+    ):
+        if event.type == "checkout.session.completed" and d.get("payment_status") not in (
+            "paid",
+            "no_payment_required",
+        ):
             return ProcessResult(None, False, "awaiting async payment")
         from payments.providers.base import ProviderPayment
 
-        return payment_process(ProviderPayment(d["session_id"], d["payment_id"], d["link_id"], d["amount_minor"], d["currency"], d["paid"]), provider="stripe")
+        return payment_process(
+            ProviderPayment(
+                d["session_id"], d["payment_id"], d["link_id"], d["amount_minor"], d["currency"], d["paid"]
+            ),
+            provider="stripe",
+        )
     if event.type == "charge.refunded":
-        results = [refund_process(provider="stripe", payment_id=d["payment_id"], refund_id=r["id"], amount_minor=r["amount"]) for r in d.get("refunds", [])]
+        results = [
+            refund_process(provider="stripe", payment_id=d["payment_id"], refund_id=r["id"], amount_minor=r["amount"])
+            for r in d.get("refunds", [])
+        ]
         if not d.get("refunds") and d.get("amount_refunded"):
-            results = [refund_process(provider="stripe", payment_id=d["payment_id"], refund_id=f"{d['charge_id']}-total", amount_minor=d["amount_refunded"])]
+            results = [
+                refund_process(
+                    provider="stripe",
+                    payment_id=d["payment_id"],
+                    refund_id=f"{d['charge_id']}-total",
+                    amount_minor=d["amount_refunded"],
+                )
+            ]
         return results[-1] if results else None
     if event.type == "charge.dispute.created":
         return chargeback_process(provider="stripe", payment_id=d["payment_id"], dispute_id=d["dispute_id"])
@@ -98,17 +129,26 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     if not secret or not signature:
         return JsonResponse({"error": "missing signature"}, status=400)
     try:
-        event = stripe.Webhook.construct_event(request.body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE)
+        event = stripe.Webhook.construct_event(
+            request.body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
+        )
     except (ValueError, stripe.SignatureVerificationError):
         return JsonResponse({"error": "invalid signature"}, status=400)
     event_type = event["type"]
     if event_type not in HANDLED:
         return JsonResponse({"received": True, "handled": False})
-    object_id, data = _slim(event_type, event["data"]["object"].to_dict() if hasattr(event["data"]["object"], "to_dict") else dict(event["data"]["object"]))
+    object_id, data = _slim(
+        event_type,
+        event["data"]["object"].to_dict()
+        if hasattr(event["data"]["object"], "to_dict")
+        else dict(event["data"]["object"]),
+    )
     try:
         with transaction.atomic():
             stored, created = WebhookEvent.objects.get_or_create(
-                provider="stripe", event_id=event["id"], defaults={"type": event_type, "object_id": object_id, "data": data}
+                provider="stripe",
+                event_id=event["id"],
+                defaults={"type": event_type, "object_id": object_id, "data": data},
             )
     except IntegrityError:  # a concurrent delivery stored it first
         stored, created = WebhookEvent.objects.get(provider="stripe", event_id=event["id"]), False

@@ -44,8 +44,16 @@ def _fresh_key_caches() -> Iterator[None]:
 
 @pytest.fixture
 def world(db: None) -> World:
-    a = workspace_create(slug="acme", name="Acme Collections", owner_email="alice@example.com", owner_password=PASSWORD, jurisdiction="IN")
-    b = workspace_create(slug="globex", name="Globex Recovery", owner_email="bob@example.com", owner_password=PASSWORD, jurisdiction="US")
+    a = workspace_create(
+        slug="acme",
+        name="Acme Collections",
+        owner_email="alice@example.com",
+        owner_password=PASSWORD,
+        jurisdiction="IN",
+    )
+    b = workspace_create(
+        slug="globex", name="Globex Recovery", owner_email="bob@example.com", owner_password=PASSWORD, jurisdiction="US"
+    )
     alice = User.objects.get(email="alice@example.com")
     bob = User.objects.get(email="bob@example.com")
     charlie = User.objects.create_user(email="charlie@example.com", password=PASSWORD)

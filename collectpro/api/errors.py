@@ -1,7 +1,7 @@
 """One documented error format for the whole API:
 
-    {"error": {"code": "validation_error", "message": "...",
-               "fields": {"amount": ["Ensure ..."]}}}
+{"error": {"code": "validation_error", "message": "...",
+           "fields": {"amount": ["Ensure ..."]}}}
 """
 
 from __future__ import annotations

@@ -68,5 +68,3 @@ class WorkspaceApi(WorkspaceApiMixin, APIView):
             "client_scope": self.client_scope.reference if self.client_scope else None,
         }
         return Response(WorkspaceOutput(data).data)
-
-

@@ -55,7 +55,7 @@ def encrypt_value(plaintext: str, *, key_id: str, key: bytes, aad: bytes) -> str
 def parse_ciphertext(value: str) -> tuple[str, bytes]:
     if not value.startswith(PREFIX):
         raise DecryptionError("not a CollectPro ciphertext")
-    key_id, _, payload = value[len(PREFIX):].partition(":")
+    key_id, _, payload = value[len(PREFIX) :].partition(":")
     try:
         blob = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -157,9 +157,7 @@ def subject_key_for(workspace_id: int, subject_type: str, subject_id: str) -> tu
         # retired it (and erased it), the new key would be unreadable everywhere else.
         wk = active_workspace_key(workspace_id, use_cache=False)
         material = os.urandom(KEY_BYTES)
-        sk = SubjectKey(
-            workspace_id=workspace_id, subject_type=subject_type, subject_id=subject_id, workspace_key=wk
-        )
+        sk = SubjectKey(workspace_id=workspace_id, subject_type=subject_type, subject_id=subject_id, workspace_key=wk)
         sk.wrapped_key = _wrap(workspace_key_material(wk), material, _sk_aad(sk))
         try:
             with transaction.atomic():
@@ -198,9 +196,7 @@ def subject_key_rewrap(sk: SubjectKey, new_wk: WorkspaceKey) -> None:
     old_wk_id = sk.workspace_key_id
     wrapped = _wrap(workspace_key_material(new_wk), material, _sk_aad(sk))
     # Conditional update: if another rotator moved it first, this is a no-op.
-    SubjectKey.unscoped.filter(pk=sk.pk, workspace_key_id=old_wk_id).update(
-        workspace_key=new_wk, wrapped_key=wrapped
-    )
+    SubjectKey.unscoped.filter(pk=sk.pk, workspace_key_id=old_wk_id).update(workspace_key=new_wk, wrapped_key=wrapped)
 
 
 def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> bool:
@@ -216,8 +212,10 @@ def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> 
         )
         if updated:
             audit_record(
-                action=actions.SUBJECT_KEY_SHREDDED, workspace=workspace_id,
-                object_type=subject_type, object_id=str(subject_id),
+                action=actions.SUBJECT_KEY_SHREDDED,
+                workspace=workspace_id,
+                object_type=subject_type,
+                object_id=str(subject_id),
             )
     clear_cache()
     return bool(updated)
@@ -264,7 +262,10 @@ def subject_keys_load(workspace_id: int, subject_type: str, subject_ids: Iterabl
         return shredded
     keys = list(SubjectKey.objects.for_workspace(workspace_id).filter(subject_type=subject_type, subject_id__in=ids))
     wk_ids = {sk.workspace_key_id for sk in keys if sk.wrapped_key is not None and sk.shredded_at is None}
-    keks = {wk.pk: workspace_key_material(wk) for wk in WorkspaceKey.objects.for_workspace(workspace_id).filter(pk__in=wk_ids)}
+    keks = {
+        wk.pk: workspace_key_material(wk)
+        for wk in WorkspaceKey.objects.for_workspace(workspace_id).filter(pk__in=wk_ids)
+    }
     for sk in keys:
         if sk.wrapped_key is None or sk.shredded_at is not None:
             shredded.add(sk.subject_id)

@@ -109,6 +109,8 @@ def master_keys_in_use() -> dict[str, int]:
     counts: dict[str, int] = {}
     for ws in Workspace.objects.all():
         with workspace_context(ws):
-            for master_id in WorkspaceKey.objects.filter(retired_at__isnull=True).values_list("master_key_id", flat=True):
+            for master_id in WorkspaceKey.objects.filter(retired_at__isnull=True).values_list(
+                "master_key_id", flat=True
+            ):
                 counts[master_id] = counts.get(master_id, 0) + 1
     return counts

@@ -14,7 +14,15 @@ from collectpro.crypto.fields import EncryptedField
 from collectpro.privacy.registry import declaration_for, not_personal_for
 
 PROJECT_APPS = {
-    "accounts", "audit", "debtors", "payments", "consent", "privacy_requests", "retention", "incidents", "collectpro",
+    "accounts",
+    "audit",
+    "debtors",
+    "payments",
+    "consent",
+    "privacy_requests",
+    "retention",
+    "incidents",
+    "collectpro",
 }
 
 # Field names that usually hold personal data. A false positive is silenced with
@@ -44,42 +52,57 @@ def check_personal_data_declared(app_configs: Any = None, **kwargs: Any) -> list
         exempt = not_personal_for(model)
         concrete = {f.name: f for f in model._meta.concrete_fields}
         for name in declared - set(concrete):
-            errors.append(checks.Error(
-                f"{model._meta.label}: the personal-data registry declares '{name}', which is not a field.",
-                obj=model, id="collectpro.E002",
-            ))
+            errors.append(
+                checks.Error(
+                    f"{model._meta.label}: the personal-data registry declares '{name}', which is not a field.",
+                    obj=model,
+                    id="collectpro.E002",
+                )
+            )
         for name, f in concrete.items():
             if name in declared or name in exempt or f.is_relation or name.endswith("_bidx"):
                 continue
             if isinstance(f, EncryptedField) or LOOKS_PERSONAL.search(name):
-                errors.append(checks.Error(
-                    f"{model._meta.label}.{name} looks like personal data but has no declaration "
-                    f"in the personal-data registry.",
-                    hint="Add it to the model's @personal_data(fields=…) or, if it is not personal, "
-                    "declare_not_personal(Model, field='why').",
-                    obj=model, id="collectpro.E001",
-                ))
+                errors.append(
+                    checks.Error(
+                        f"{model._meta.label}.{name} looks like personal data but has no declaration "
+                        f"in the personal-data registry.",
+                        hint="Add it to the model's @personal_data(fields=…) or, if it is not personal, "
+                        "declare_not_personal(Model, field='why').",
+                        obj=model,
+                        id="collectpro.E001",
+                    )
+                )
         if decl:
             for name, pd in decl.fields.items():
                 declared_field = concrete.get(name)
                 if pd.sensitive and declared_field is not None and not isinstance(declared_field, EncryptedField):
-                    errors.append(checks.Error(
-                        f"{model._meta.label}.{name} is declared sensitive but is not an EncryptedField.",
-                        obj=model, id="collectpro.E003",
-                    ))
+                    errors.append(
+                        checks.Error(
+                            f"{model._meta.label}.{name} is declared sensitive but is not an EncryptedField.",
+                            obj=model,
+                            id="collectpro.E003",
+                        )
+                    )
         order = list(concrete)
         for name, f in concrete.items():
             if isinstance(f, EncryptedField) and f.blind_index:
                 if f.blind_index not in concrete:
-                    errors.append(checks.Error(
-                        f"{model._meta.label}.{name}: blind index field '{f.blind_index}' does not exist.",
-                        obj=model, id="collectpro.E004",
-                    ))
+                    errors.append(
+                        checks.Error(
+                            f"{model._meta.label}.{name}: blind index field '{f.blind_index}' does not exist.",
+                            obj=model,
+                            id="collectpro.E004",
+                        )
+                    )
                 elif order.index(f.blind_index) < order.index(name):
-                    errors.append(checks.Error(
-                        f"{model._meta.label}.{name}: declare '{f.blind_index}' after the encrypted field.",
-                        obj=model, id="collectpro.E005",
-                    ))
+                    errors.append(
+                        checks.Error(
+                            f"{model._meta.label}.{name}: declare '{f.blind_index}' after the encrypted field.",
+                            obj=model,
+                            id="collectpro.E005",
+                        )
+                    )
     return errors
 
 

@@ -210,9 +210,7 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 # "id:base64key,id:base64key" — the first is primary. See docs/encryption.md.
 FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default="")
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="")
-FIELD_ENCRYPTION_KEY_PROVIDER = env(
-    "FIELD_ENCRYPTION_KEY_PROVIDER", default="collectpro.crypto.keys.EnvKeyProvider"
-)
+FIELD_ENCRYPTION_KEY_PROVIDER = env("FIELD_ENCRYPTION_KEY_PROVIDER", default="collectpro.crypto.keys.EnvKeyProvider")
 
 # --- I18N -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -259,9 +257,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"BearerApiKey": {"type": "http", "scheme": "bearer"}}
-    },
+    "APPEND_COMPONENTS": {"securitySchemes": {"BearerApiKey": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"BearerApiKey": []}],
 }
 

@@ -7,9 +7,7 @@ suite against PostgreSQL (with row-level security) and Redis.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-3e1c9a7b5d")
-os.environ.setdefault(
-    "FIELD_ENCRYPTION_KEYS", "test1:dGVzdC1vbmx5LWZpZWxkLWtleS0zMi1ieXRlcyEhISE="
-)
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "test1:dGVzdC1vbmx5LWZpZWxkLWtleS0zMi1ieXRlcyEhISE=")
 os.environ.setdefault("BLIND_INDEX_KEY", "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0zMmJ5dGVz")
 os.environ.setdefault("ACCOUNT_EMAIL_VERIFICATION", "optional")
 os.environ.setdefault("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
@@ -24,7 +22,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 PRIVATE_STORAGE_ROOT = VAR_DIR / "test-private"
-STORAGES["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(PRIVATE_STORAGE_ROOT), "base_url": None}}
+STORAGES["default"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(PRIVATE_STORAGE_ROOT), "base_url": None},
+}
 # Tests that exercise Redis use REDIS_URL explicitly; the suite's own tasks run eagerly
 # unless a test starts a real worker (tests/conftest.py: celery_worker fixture).
 CELERY_TASK_ALWAYS_EAGER = True

@@ -16,9 +16,7 @@ class WorkspaceNotSet(RuntimeError):
     """A tenant query ran with no workspace in context. Scoped queries never fail open."""
 
 
-_workspace: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar(
-    "collectpro_workspace", default=None
-)
+_workspace: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar("collectpro_workspace", default=None)
 
 # The settings RLS policies read. Values are strings; '' means "not set".
 _DB_KEYS = (

@@ -35,9 +35,7 @@ def rls_models() -> list[Any]:
     return [
         m
         for m in apps.get_models()
-        if m._meta.managed
-        and not m._meta.proxy
-        and (issubclass(m, TenantModel) or getattr(m, "rls_tenant", False))
+        if m._meta.managed and not m._meta.proxy and (issubclass(m, TenantModel) or getattr(m, "rls_tenant", False))
     ]
 
 

@@ -44,7 +44,13 @@ class ClientListCreateApi(WorkspaceApiMixin, GenericAPIView[Client]):
         request=ClientInput,
         responses={201: ClientOutput},
         summary="Create a client",
-        examples=[OpenApiExample("client", value={"name": "Acme Bank", "reference": "ACME", "commission_rate_bps": 1500}, request_only=True)],
+        examples=[
+            OpenApiExample(
+                "client",
+                value={"name": "Acme Bank", "reference": "ACME", "commission_rate_bps": 1500},
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         self.forbid_client_scoped()

@@ -17,7 +17,7 @@ class MoneyField(serializers.Field):  # type: ignore[type-arg]
     The currency comes from ``currency_source``: a key in the incoming data, or the
     serializer context's ``currency``."""
 
-    default_error_messages = {"invalid": "Enter an amount as a decimal string, e.g. \"1250.00\"."}
+    default_error_messages = {"invalid": 'Enter an amount as a decimal string, e.g. "1250.00".'}
 
     def __init__(self, *, allow_negative: bool = False, allow_zero: bool = False, **kwargs: Any):
         self.allow_negative = allow_negative

@@ -54,8 +54,19 @@ class DebtorOutput(serializers.ModelSerializer[Debtor]):
     class Meta:
         model = Debtor
         fields = [
-            "id", "kind", "full_name", "email", "phone", "address", "date_of_birth", "national_id",
-            "external_ref", "preferred_language", "timezone", "is_minor", "created_at",
+            "id",
+            "kind",
+            "full_name",
+            "email",
+            "phone",
+            "address",
+            "date_of_birth",
+            "national_id",
+            "external_ref",
+            "preferred_language",
+            "timezone",
+            "is_minor",
+            "created_at",
         ]
 
 
@@ -64,7 +75,12 @@ class DebtorOutput(serializers.ModelSerializer[Debtor]):
 
 class DebtInput(serializers.Serializer[Any]):
     debtor = serializers.UUIDField()
-    client = serializers.UUIDField(required=False, allow_null=True, default=None, help_text="Defaults to the key's client, or the workspace's own 'DIRECT' client")
+    client = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Defaults to the key's client, or the workspace's own 'DIRECT' client",
+    )
     reference = serializers.CharField(max_length=64)
     original_amount = MoneyField()
     currency = serializers.CharField(min_length=3, max_length=3)
@@ -83,9 +99,25 @@ class DebtOutput(serializers.ModelSerializer[Debt]):
     class Meta:
         model = Debt
         fields = [
-            "id", "client", "client_ref", "debtor", "reference", "original_creditor", "product", "currency",
-            "original_amount", "balance", "status", "due_date", "opened_on", "charge_off_date",
-            "assigned_agent", "priority_score", "last_contact_at", "last_payment_at", "created_at",
+            "id",
+            "client",
+            "client_ref",
+            "debtor",
+            "reference",
+            "original_creditor",
+            "product",
+            "currency",
+            "original_amount",
+            "balance",
+            "status",
+            "due_date",
+            "opened_on",
+            "charge_off_date",
+            "assigned_agent",
+            "priority_score",
+            "last_contact_at",
+            "last_payment_at",
+            "created_at",
         ]
 
 
@@ -102,7 +134,19 @@ class LedgerEntryOutput(serializers.ModelSerializer[LedgerEntry]):
 
     class Meta:
         model = LedgerEntry
-        fields = ["id", "kind", "amount", "currency", "effective_on", "posted_at", "method", "reference", "external_id", "reverses", "memo"]
+        fields = [
+            "id",
+            "kind",
+            "amount",
+            "currency",
+            "effective_on",
+            "posted_at",
+            "method",
+            "reference",
+            "external_id",
+            "reverses",
+            "memo",
+        ]
 
 
 class PaymentInput(serializers.Serializer[Any]):
@@ -227,7 +271,17 @@ class CommunicationOutput(serializers.ModelSerializer[Communication]):
 
     class Meta:
         model = Communication
-        fields = ["id", "channel", "direction", "status", "outcome", "notes", "template", "refusal_reasons", "occurred_at"]
+        fields = [
+            "id",
+            "channel",
+            "direction",
+            "status",
+            "outcome",
+            "notes",
+            "template",
+            "refusal_reasons",
+            "occurred_at",
+        ]
 
 
 class TimelineOutput(serializers.ModelSerializer[DebtEvent]):
@@ -241,7 +295,13 @@ class TimelineOutput(serializers.ModelSerializer[DebtEvent]):
 
 class PlacementInput(serializers.Serializer[Any]):
     file = serializers.FileField()
-    client = serializers.CharField(max_length=64, required=False, allow_blank=True, default="", help_text="Client reference used when a row has no client_ref")
+    client = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Client reference used when a row has no client_ref",
+    )
     strict = serializers.BooleanField(default=False)
     header_map = serializers.JSONField(required=False, default=dict, help_text='{"our_column": "their_column", …}')
 
@@ -253,9 +313,22 @@ class PlacementOutput(serializers.ModelSerializer[PlacementImport]):
     class Meta:
         model = PlacementImport
         fields = [
-            "id", "status", "progress", "file_name", "strict", "total_rows", "processed_rows", "created_count",
-            "updated_count", "unchanged_count", "rejected_count", "error", "created_at", "started_at",
-            "finished_at", "rejects_url",
+            "id",
+            "status",
+            "progress",
+            "file_name",
+            "strict",
+            "total_rows",
+            "processed_rows",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "rejected_count",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "rejects_url",
         ]
 
     def get_rejects_url(self, job: PlacementImport) -> str | None:

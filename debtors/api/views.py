@@ -50,7 +50,11 @@ class DebtorListCreateApi(WorkspaceApiMixin, GenericAPIView[Debtor]):
 
     @extend_schema(
         summary="List debtors",
-        parameters=[OpenApiParameter("search", str, description="Exact email, phone, national id, full name or external reference")],
+        parameters=[
+            OpenApiParameter(
+                "search", str, description="Exact email, phone, national id, full name or external reference"
+            )
+        ],
         responses=s.DebtorOutput(many=True),
     )
     def get(self, request: Request) -> Response:
@@ -62,7 +66,9 @@ class DebtorListCreateApi(WorkspaceApiMixin, GenericAPIView[Debtor]):
         data = s.DebtorOutput(page, many=True).data
         if page:
             audit_record(
-                action=actions.PERSONAL_DATA_READ, workspace=self.workspace, object_type="debtors.debtor",
+                action=actions.PERSONAL_DATA_READ,
+                workspace=self.workspace,
+                object_type="debtors.debtor",
                 metadata={"ids": [str(d.pk) for d in page], "fields": DEBTOR_FIELDS, "purpose": "api list"},
             )
         return self.get_paginated_response(data)
@@ -71,7 +77,18 @@ class DebtorListCreateApi(WorkspaceApiMixin, GenericAPIView[Debtor]):
         summary="Create a debtor",
         request=s.DebtorInput,
         responses={201: s.DebtorOutput},
-        examples=[OpenApiExample("minimal", request_only=True, value={"full_name": "Asha Rao", "email": "asha@example.com", "phone": "+91 98123 45678", "external_ref": "CUST-1001"})],
+        examples=[
+            OpenApiExample(
+                "minimal",
+                request_only=True,
+                value={
+                    "full_name": "Asha Rao",
+                    "email": "asha@example.com",
+                    "phone": "+91 98123 45678",
+                    "external_ref": "CUST-1001",
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = s.DebtorInput(data=request.data)
@@ -112,10 +129,16 @@ class DebtListCreateApi(WorkspaceApiMixin, GenericAPIView[Debt]):
     @extend_schema(
         summary="List debts",
         parameters=[
-            OpenApiParameter("status", str), OpenApiParameter("client", str, description="Client id"),
+            OpenApiParameter("status", str),
+            OpenApiParameter("client", str, description="Client id"),
             OpenApiParameter("agent", int, description="Assigned agent's user id"),
-            OpenApiParameter("due_from", str, description="YYYY-MM-DD"), OpenApiParameter("due_to", str, description="YYYY-MM-DD"),
-            OpenApiParameter("search", str, description="Exact: debtor email, phone, national id, name, external ref, or debt reference"),
+            OpenApiParameter("due_from", str, description="YYYY-MM-DD"),
+            OpenApiParameter("due_to", str, description="YYYY-MM-DD"),
+            OpenApiParameter(
+                "search",
+                str,
+                description="Exact: debtor email, phone, national id, name, external ref, or debt reference",
+            ),
         ],
         responses=s.DebtOutput(many=True),
     )
@@ -130,7 +153,19 @@ class DebtListCreateApi(WorkspaceApiMixin, GenericAPIView[Debt]):
         summary="Place a debt",
         request=s.DebtInput,
         responses={201: s.DebtOutput},
-        examples=[OpenApiExample("minimal", request_only=True, value={"debtor": "0190c3a4-…", "reference": "LN-2024-0042", "original_amount": "1250.00", "currency": "INR", "due_date": "2026-12-01"})],
+        examples=[
+            OpenApiExample(
+                "minimal",
+                request_only=True,
+                value={
+                    "debtor": "0190c3a4-…",
+                    "reference": "LN-2024-0042",
+                    "original_amount": "1250.00",
+                    "currency": "INR",
+                    "due_date": "2026-12-01",
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = s.DebtInput(data=request.data)
@@ -154,7 +189,9 @@ class DebtListCreateApi(WorkspaceApiMixin, GenericAPIView[Debt]):
             client = client_default(workspace=self.workspace)
         amount = v.pop("original_amount")
         debt = debt_services.debt_create(
-            workspace=self.workspace, client=client, debtor=debtor,
+            workspace=self.workspace,
+            client=client,
+            debtor=debtor,
             data=debt_services.DebtInput(original_amount_minor=amount, **v),
         )
         return Response(s.DebtOutput(debt).data, status=status.HTTP_201_CREATED)
@@ -176,7 +213,9 @@ class DebtScopedMixin(WorkspaceApiMixin):
 
     def debt(self) -> Debt:
         if not hasattr(self, "_debt"):
-            self._debt = selectors.debt_get(workspace=self.workspace, debt_id=self.kwargs["id"], client_scope=self.client_scope)
+            self._debt = selectors.debt_get(
+                workspace=self.workspace, debt_id=self.kwargs["id"], client_scope=self.client_scope
+            )
         return self._debt
 
     def context_for(self, debt: Debt) -> dict[str, Any]:
@@ -196,7 +235,9 @@ class DebtStatusApi(DebtScopedMixin, GenericAPIView[Debt]):
     tenant_model = Debt
     serializer_class = s.StatusInput
 
-    @extend_schema(summary="Change a debt's status (allowed transitions only)", request=s.StatusInput, responses=s.DebtOutput)
+    @extend_schema(
+        summary="Change a debt's status (allowed transitions only)", request=s.StatusInput, responses=s.DebtOutput
+    )
     def post(self, request: Request, id: str) -> Response:
         debt = self.debt()  # 404 for someone else's debt before looking at the body
         data = s.StatusInput(data=request.data)
@@ -214,11 +255,13 @@ class LedgerApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
     def get(self, request: Request, id: str) -> Response:
         debt = self.debt()
         entries = selectors.ledger_for_debt(debt=debt)
-        return Response({
-            "currency": debt.currency,
-            "balance": s.DebtOutput(debt).data["balance"],
-            "entries": s.LedgerEntryOutput(entries, many=True).data,
-        })
+        return Response(
+            {
+                "currency": debt.currency,
+                "balance": s.DebtOutput(debt).data["balance"],
+                "entries": s.LedgerEntryOutput(entries, many=True).data,
+            }
+        )
 
 
 class PaymentCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
@@ -226,15 +269,25 @@ class PaymentCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
     serializer_class = s.PaymentInput
 
     @extend_schema(
-        summary="Record a manual payment", request=s.PaymentInput, responses={201: s.LedgerEntryOutput},
-        examples=[OpenApiExample("payment", request_only=True, value={"amount": "250.00", "paid_at": "2026-11-20", "method": "bank_transfer", "reference": "UTR1234"})],
+        summary="Record a manual payment",
+        request=s.PaymentInput,
+        responses={201: s.LedgerEntryOutput},
+        examples=[
+            OpenApiExample(
+                "payment",
+                request_only=True,
+                value={"amount": "250.00", "paid_at": "2026-11-20", "method": "bank_transfer", "reference": "UTR1234"},
+            )
+        ],
     )
     def post(self, request: Request, id: str) -> Response:
         debt = self.debt()
         data = s.PaymentInput(data=request.data, context=self.context_for(debt))
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        entry, _ = ledger.payment_record(debt=debt, amount_minor=v["amount"], paid_on=v["paid_at"], method=v["method"], reference=v["reference"])
+        entry, _ = ledger.payment_record(
+            debt=debt, amount_minor=v["amount"], paid_on=v["paid_at"], method=v["method"], reference=v["reference"]
+        )
         return Response(s.LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -248,7 +301,9 @@ class AdjustmentCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
         debt = self.debt()
         data = s.AdjustmentInput(data=request.data, context=self.context_for(debt))
         data.is_valid(raise_exception=True)
-        entry = ledger.adjustment_post(debt=debt, amount_minor=data.validated_data["amount"], memo=data.validated_data["memo"])
+        entry = ledger.adjustment_post(
+            debt=debt, amount_minor=data.validated_data["amount"], memo=data.validated_data["memo"]
+        )
         return Response(s.LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -298,7 +353,9 @@ class _SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
 
 def _sub_schema(cls: type[_SubResourceApi], noun: str) -> type[_SubResourceApi]:
     cls.get = extend_schema(summary=f"List the debt's {noun}", responses=cls.output(many=True))(cls.get)  # type: ignore[method-assign]
-    cls.post = extend_schema(summary=f"Create a {noun.rstrip('s')}", request=cls.input, responses={201: cls.output})(cls.post)  # type: ignore[method-assign]
+    cls.post = extend_schema(summary=f"Create a {noun.rstrip('s')}", request=cls.input, responses={201: cls.output})(
+        cls.post
+    )  # type: ignore[method-assign]
     return cls
 
 
@@ -309,7 +366,13 @@ class PlanApi(_SubResourceApi):
         return super().rows(debt).prefetch_related("installments").select_related("debt")
 
     def create(self, debt: Debt, v: dict[str, Any]) -> Any:
-        return plans.plan_create(debt=debt, total_minor=v["total"], count=v["installments"], frequency=v["frequency"], first_due=v["first_due"])
+        return plans.plan_create(
+            debt=debt,
+            total_minor=v["total"],
+            count=v["installments"],
+            frequency=v["frequency"],
+            first_due=v["first_due"],
+        )
 
 
 class PromiseApi(_SubResourceApi):
@@ -359,7 +422,14 @@ class CommunicationApi(_SubResourceApi):
             from consent.communications import communication_send
 
             return communication_send(debt=debt, channel=v["channel"], template_name=v["template"])
-        return records.communication_log(debt=debt, channel=v["channel"], direction=v["direction"], outcome=v["outcome"], content=v["notes"], template=v.get("template", ""))
+        return records.communication_log(
+            debt=debt,
+            channel=v["channel"],
+            direction=v["direction"],
+            outcome=v["outcome"],
+            content=v["notes"],
+            template=v.get("template", ""),
+        )
 
     def post(self, request: Request, id: str) -> Response:
         from consent.services import ContactRefused
@@ -368,7 +438,14 @@ class CommunicationApi(_SubResourceApi):
             return super().post(request, id)
         except ContactRefused as exc:
             return Response(
-                {"error": {"code": "contact_refused", "message": "The contact rules refuse this contact; nothing was sent.", "reasons": [r.as_dict() for r in exc.decision.reasons], "debtor_local_time": exc.decision.local_time.isoformat()}},
+                {
+                    "error": {
+                        "code": "contact_refused",
+                        "message": "The contact rules refuse this contact; nothing was sent.",
+                        "reasons": [r.as_dict() for r in exc.decision.reasons],
+                        "debtor_local_time": exc.decision.local_time.isoformat(),
+                    }
+                },
                 status=status.HTTP_409_CONFLICT,
             )
 
@@ -382,7 +459,15 @@ class DocumentApi(_SubResourceApi):
         return records.document_upload(debt=debt, upload=upload, file_name=upload.name)
 
 
-for _cls, _noun in ((PlanApi, "payment plans"), (PromiseApi, "promises"), (OfferApi, "settlement offers"), (DisputeApi, "disputes"), (NoteApi, "notes"), (CommunicationApi, "communications"), (DocumentApi, "documents")):
+for _cls, _noun in (
+    (PlanApi, "payment plans"),
+    (PromiseApi, "promises"),
+    (OfferApi, "settlement offers"),
+    (DisputeApi, "disputes"),
+    (NoteApi, "notes"),
+    (CommunicationApi, "communications"),
+    (DocumentApi, "documents"),
+):
     _sub_schema(_cls, _noun)
 
 
@@ -408,8 +493,15 @@ class DocumentDownloadApi(DebtScopedMixin, GenericAPIView[Document]):
         from django.core.files.storage import default_storage
 
         doc = selectors.related_get(Document, debt=self.debt(), object_id=document_id)
-        record_personal_data_access(subject=doc, fields=["file"], purpose="api download", kind=actions.PERSONAL_DATA_DOWNLOAD)
-        return FileResponse(default_storage.open(doc.storage_name, "rb"), content_type=doc.content_type, as_attachment=True, filename=f"document-{doc.pk}")
+        record_personal_data_access(
+            subject=doc, fields=["file"], purpose="api download", kind=actions.PERSONAL_DATA_DOWNLOAD
+        )
+        return FileResponse(
+            default_storage.open(doc.storage_name, "rb"),
+            content_type=doc.content_type,
+            as_attachment=True,
+            filename=f"document-{doc.pk}",
+        )
 
 
 class TimelineApi(DebtScopedMixin, GenericAPIView[Any]):
@@ -430,7 +522,11 @@ class PlacementCreateApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
     serializer_class = s.PlacementInput
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(summary="Upload a placement file (CSV); returns the import job", request={"multipart/form-data": s.PlacementInput}, responses={202: s.PlacementOutput})
+    @extend_schema(
+        summary="Upload a placement file (CSV); returns the import job",
+        request={"multipart/form-data": s.PlacementInput},
+        responses={202: s.PlacementOutput},
+    )
     def post(self, request: Request) -> Response:
         from debtors import imports
 
@@ -445,8 +541,12 @@ class PlacementCreateApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
         upload = v["file"]
         try:
             job = imports.placement_import_create(
-                workspace=self.workspace, file_obj=upload, file_name=upload.name, client=client,
-                strict=v["strict"], header_map=v["header_map"] or None,
+                workspace=self.workspace,
+                file_obj=upload,
+                file_name=upload.name,
+                client=client,
+                strict=v["strict"],
+                header_map=v["header_map"] or None,
             )
         except ValidationError:
             raise
@@ -473,12 +573,22 @@ class PlacementDetailApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
 
 
 class PlacementRejectsApi(PlacementDetailApi):
-    @extend_schema(summary="Download the rejected rows as CSV (line number, reason, original values)", responses={(200, "text/csv"): bytes})
+    @extend_schema(
+        summary="Download the rejected rows as CSV (line number, reason, original values)",
+        responses={(200, "text/csv"): bytes},
+    )
     def get(self, request: Request, id: str) -> FileResponse:  # type: ignore[override]
         from django.core.files.storage import default_storage
 
         job = self.job(id)
         if not job.rejects_storage_name:
             raise Http404("This import rejected no rows")
-        record_personal_data_access(subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD)
-        return FileResponse(default_storage.open(job.rejects_storage_name, "rb"), content_type="text/csv", as_attachment=True, filename=f"rejects-{job.pk}.csv")
+        record_personal_data_access(
+            subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD
+        )
+        return FileResponse(
+            default_storage.open(job.rejects_storage_name, "rb"),
+            content_type="text/csv",
+            as_attachment=True,
+            filename=f"rejects-{job.pk}.csv",
+        )

@@ -8,9 +8,7 @@ from audit.services import audit_record
 from debtors.models import Client
 
 
-def client_create(
-    *, workspace: Workspace, name: str, reference: str, commission_rate_bps: int = 0
-) -> Client:
+def client_create(*, workspace: Workspace, name: str, reference: str, commission_rate_bps: int = 0) -> Client:
     """Create a creditor. The reference is unique within the workspace."""
     client = Client(
         workspace=workspace,

@@ -97,8 +97,11 @@ def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Any = None,
     with transaction.atomic():
         debtor.save(force_insert=True)
         audit_record(
-            action="debtor.created", workspace=workspace, obj=debtor,
-            actor_user_id=getattr(actor, "pk", None), metadata={"is_minor": is_minor},
+            action="debtor.created",
+            workspace=workspace,
+            obj=debtor,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"is_minor": is_minor},
         )
     return debtor
 
@@ -138,8 +141,11 @@ def debtor_update(*, debtor: Debtor, actor: Any = None, **changes: Any) -> Debto
     with transaction.atomic():
         debtor.save()
         audit_record(
-            action="debtor.updated", workspace=debtor.workspace_id, obj=debtor,
-            actor_user_id=getattr(actor, "pk", None), metadata={"fields": sorted(changed)},
+            action="debtor.updated",
+            workspace=debtor.workspace_id,
+            obj=debtor,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"fields": sorted(changed)},
         )
     return debtor
 
@@ -151,7 +157,10 @@ def debtor_review_minor(*, debtor: Debtor, actor: Any, confirmed_adult: bool) ->
         debtor.is_minor = not confirmed_adult
         debtor.save(update_fields=["minor_reviewed_at", "is_minor"])
         audit_record(
-            action="debtor.minor_reviewed", workspace=debtor.workspace_id, obj=debtor,
-            actor_user_id=getattr(actor, "pk", None), metadata={"confirmed_adult": confirmed_adult},
+            action="debtor.minor_reviewed",
+            workspace=debtor.workspace_id,
+            obj=debtor,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"confirmed_adult": confirmed_adult},
         )
     return debtor

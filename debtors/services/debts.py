@@ -49,9 +49,7 @@ def _validate(workspace: Workspace, client: Client, debtor: Debtor, data: DebtIn
         raise ValidationError(errors)
 
 
-def debt_create(
-    *, workspace: Workspace, client: Client, debtor: Debtor, data: DebtInput, actor: Any = None
-) -> Debt:
+def debt_create(*, workspace: Workspace, client: Client, debtor: Debtor, data: DebtInput, actor: Any = None) -> Debt:
     """Place a debt: the debt row and its opening charge in one transaction, so the
     balance equals the original amount from the first moment."""
     data.currency = (data.currency or "").upper()
@@ -61,15 +59,26 @@ def debt_create(
     try:
         with transaction.atomic():
             debt = Debt(
-                workspace=workspace, client=client, debtor=debtor, reference=data.reference,
-                original_creditor=data.original_creditor[:200], product=data.product[:100],
-                currency=data.currency, original_amount_minor=data.original_amount_minor,
-                due_date=data.due_date, opened_on=data.opened_on, charge_off_date=data.charge_off_date,
+                workspace=workspace,
+                client=client,
+                debtor=debtor,
+                reference=data.reference,
+                original_creditor=data.original_creditor[:200],
+                product=data.product[:100],
+                currency=data.currency,
+                original_amount_minor=data.original_amount_minor,
+                due_date=data.due_date,
+                opened_on=data.opened_on,
+                charge_off_date=data.charge_off_date,
             )
             debt.save(force_insert=True)
             entry_post(
-                debt=debt, kind=EntryKind.CHARGE, amount_minor=data.original_amount_minor,
-                effective_on=data.charge_off_date or data.due_date or data.opened_on, memo="Placed balance", actor=actor,
+                debt=debt,
+                kind=EntryKind.CHARGE,
+                amount_minor=data.original_amount_minor,
+                effective_on=data.charge_off_date or data.due_date or data.opened_on,
+                memo="Placed balance",
+                actor=actor,
             )
             audit_record(action="debt.created", workspace=workspace, obj=debt, actor_user_id=getattr(actor, "pk", None))
             if debtor.is_minor:
@@ -90,8 +99,15 @@ def debt_change_status(*, debt: Debt, status: str, actor: Any = None, reason: st
     """Only allowed transitions; an open dispute keeps the debt on hold until resolved."""
     with transaction.atomic():
         debt = _lock(debt)
-        if debt.status == DebtStatus.DISPUTED and debt.disputes.filter(status="open").exists() and status not in (
-            DebtStatus.CLOSED, DebtStatus.RECALLED, DebtStatus.WRITTEN_OFF,
+        if (
+            debt.status == DebtStatus.DISPUTED
+            and debt.disputes.filter(status="open").exists()
+            and status
+            not in (
+                DebtStatus.CLOSED,
+                DebtStatus.RECALLED,
+                DebtStatus.WRITTEN_OFF,
+            )
         ):
             raise ValidationError({"status": "Resolve the open dispute first."})
         if status in COLLECTING and debt.debtor.is_minor:
@@ -107,11 +123,16 @@ def debt_assign(*, debt: Debt, agent: User | None, actor: Any = None) -> Debt:
             raise ValidationError({"agent": "Assign to an agent or manager of this workspace."})
     with transaction.atomic():
         debt = _lock(debt)
-        Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(assigned_agent=agent, updated_at=timezone.now())
+        Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(
+            assigned_agent=agent, updated_at=timezone.now()
+        )
         debt.assigned_agent = agent
         debt_event(debt, "assigned", "Assigned" if agent else "Unassigned", actor=actor)
         audit_record(
-            action="debt.assigned", workspace=debt.workspace_id, obj=debt, actor_user_id=getattr(actor, "pk", None),
+            action="debt.assigned",
+            workspace=debt.workspace_id,
+            obj=debt,
+            actor_user_id=getattr(actor, "pk", None),
             metadata={"agent_user_id": agent.pk if agent else None},
         )
     return debt

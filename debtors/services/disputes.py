@@ -22,7 +22,14 @@ def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "a
         debt = _lock(debt)
         if Dispute.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=DisputeStatus.OPEN).exists():
             raise ValidationError({"debt": "This debt already has an open dispute."})
-        dispute = Dispute(workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, reason=reason, details=details or None, source=source)
+        dispute = Dispute(
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            debtor_id=debt.debtor_id,
+            reason=reason,
+            details=details or None,
+            source=source,
+        )
         dispute.save(force_insert=True)
         if debt.status != DebtStatus.DISPUTED:
             Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(status_before_hold=debt.status)
@@ -30,7 +37,13 @@ def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "a
             if DebtStatus.DISPUTED in ALLOWED_TRANSITIONS[debt.status]:
                 _set_status(debt, DebtStatus.DISPUTED, actor=actor, reason=f"dispute: {reason}")
         debt_event(debt, "dispute_opened", f"Dispute opened ({reason})", obj=dispute, actor=actor)
-        audit_record(action="dispute.opened", workspace=debt.workspace_id, obj=dispute, actor_user_id=getattr(actor, "pk", None), metadata={"reason": reason, "source": source})
+        audit_record(
+            action="dispute.opened",
+            workspace=debt.workspace_id,
+            obj=dispute,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"reason": reason, "source": source},
+        )
     return dispute
 
 
@@ -41,9 +54,14 @@ def dispute_resolve(*, dispute: Dispute, upheld: bool, resolution: str, actor: A
         raise ValidationError({"resolution": "Describe the outcome."})
     with transaction.atomic():
         debt = _lock(dispute.debt)
-        if not Dispute.objects.for_workspace(dispute.workspace_id).filter(pk=dispute.pk, status=DisputeStatus.OPEN).update(
-            status=DisputeStatus.UPHELD if upheld else DisputeStatus.REJECTED,
-            resolved_at=timezone.now(), resolution=resolution[:200],
+        if (
+            not Dispute.objects.for_workspace(dispute.workspace_id)
+            .filter(pk=dispute.pk, status=DisputeStatus.OPEN)
+            .update(
+                status=DisputeStatus.UPHELD if upheld else DisputeStatus.REJECTED,
+                resolved_at=timezone.now(),
+                resolution=resolution[:200],
+            )
         ):
             raise ValidationError({"dispute": "This dispute is already resolved."})
         dispute.refresh_from_db()
@@ -58,5 +76,11 @@ def dispute_resolve(*, dispute: Dispute, upheld: bool, resolution: str, actor: A
                     back = DebtStatus.ACTIVE
                 _set_status(debt, back, actor=actor, reason="dispute rejected")
         debt_event(debt, "dispute_resolved", f"Dispute {'upheld' if upheld else 'rejected'}", obj=dispute, actor=actor)
-        audit_record(action="dispute.resolved", workspace=debt.workspace_id, obj=dispute, actor_user_id=getattr(actor, "pk", None), metadata={"upheld": upheld})
+        audit_record(
+            action="dispute.resolved",
+            workspace=debt.workspace_id,
+            obj=dispute,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"upheld": upheld},
+        )
     return dispute

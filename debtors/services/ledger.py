@@ -25,7 +25,9 @@ NEGATIVE = {EntryKind.PAYMENT}
 EITHER = {EntryKind.ADJUSTMENT, EntryKind.REVERSAL}
 
 
-def debt_event(debt: Debt, kind: str, summary: str, *, amount_minor: int | None = None, obj: Any = None, actor: Any = None) -> DebtEvent:
+def debt_event(
+    debt: Debt, kind: str, summary: str, *, amount_minor: int | None = None, obj: Any = None, actor: Any = None
+) -> DebtEvent:
     """Add a line to the debt's timeline (no personal data in ``summary``)."""
     return DebtEvent.objects.for_workspace(debt.workspace_id).create(
         workspace_id=debt.workspace_id,
@@ -85,22 +87,32 @@ def entry_post(
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(**updates)
         debt.refresh_from_db(fields=["balance_minor", "last_payment_at", "updated_at"])
         debt_event(
-            debt, f"ledger.{kind}", f"{kind.title()} {from_minor(abs(amount_minor), debt.currency)} {debt.currency}",
-            amount_minor=amount_minor, obj=entry, actor=actor,
+            debt,
+            f"ledger.{kind}",
+            f"{kind.title()} {from_minor(abs(amount_minor), debt.currency)} {debt.currency}",
+            amount_minor=amount_minor,
+            obj=entry,
+            actor=actor,
         )
         from debtors.dashboard import figures_changed
 
         workspace_id = debt.workspace_id
         transaction.on_commit(lambda: figures_changed(workspace_id))
         audit_record(
-            action=f"ledger.{kind}", workspace=debt.workspace_id, obj=entry,
-            actor_user_id=getattr(actor, "pk", None), metadata={"debt_id": str(debt.pk), "amount_minor": amount_minor},
+            action=f"ledger.{kind}",
+            workspace=debt.workspace_id,
+            obj=entry,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"debt_id": str(debt.pk), "amount_minor": amount_minor},
         )
     return entry
 
 
 def ledger_sum(debt: Debt) -> int:
-    return LedgerEntry.objects.for_workspace(debt.workspace_id).filter(debt=debt).aggregate(s=Sum("amount_minor"))["s"] or 0
+    return (
+        LedgerEntry.objects.for_workspace(debt.workspace_id).filter(debt=debt).aggregate(s=Sum("amount_minor"))["s"]
+        or 0
+    )
 
 
 def payment_record(
@@ -126,10 +138,18 @@ def payment_record(
         with transaction.atomic():
             debt = _lock(debt)
             if debt.status in (DebtStatus.CLOSED, DebtStatus.RECALLED):
-                raise ValidationError({"debt": f"The debt is {debt.get_status_display().lower()}; payments cannot be posted."})
+                raise ValidationError(
+                    {"debt": f"The debt is {debt.get_status_display().lower()}; payments cannot be posted."}
+                )
             entry = entry_post(
-                debt=debt, kind=EntryKind.PAYMENT, amount_minor=-amount_minor, effective_on=paid_on,
-                method=method, reference=reference, external_id=external_id, actor=actor,
+                debt=debt,
+                kind=EntryKind.PAYMENT,
+                amount_minor=-amount_minor,
+                effective_on=paid_on,
+                method=method,
+                reference=reference,
+                external_id=external_id,
+                actor=actor,
             )
             from debtors.services.plans import allocate_payment_to_plan
             from debtors.services.promises import promises_check_kept
@@ -181,8 +201,12 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
         try:
             with transaction.atomic():
                 reversal = entry_post(
-                    debt=debt, kind=EntryKind.REVERSAL, amount_minor=-entry.amount_minor,
-                    memo=memo, reverses=entry, actor=actor,
+                    debt=debt,
+                    kind=EntryKind.REVERSAL,
+                    amount_minor=-entry.amount_minor,
+                    memo=memo,
+                    reverses=entry,
+                    actor=actor,
                 )
         except IntegrityError:
             raise ValidationError({"entry": "This entry was already reversed."}) from None
@@ -190,7 +214,9 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
     return reversal
 
 
-def refund_post(*, debt: Debt, amount_minor: int, external_id: str | None = None, memo: str = "", actor: Any = None) -> tuple[LedgerEntry, bool]:
+def refund_post(
+    *, debt: Debt, amount_minor: int, external_id: str | None = None, memo: str = "", actor: Any = None
+) -> tuple[LedgerEntry, bool]:
     """Money returned to the debtor: what they owe goes back up."""
     if amount_minor <= 0:
         raise ValidationError({"amount": "A refund must be a positive amount."})
@@ -200,7 +226,9 @@ def refund_post(*, debt: Debt, amount_minor: int, external_id: str | None = None
             return existing, False
     with transaction.atomic():
         debt = _lock(debt)
-        entry = entry_post(debt=debt, kind=EntryKind.REFUND, amount_minor=amount_minor, external_id=external_id, memo=memo, actor=actor)
+        entry = entry_post(
+            debt=debt, kind=EntryKind.REFUND, amount_minor=amount_minor, external_id=external_id, memo=memo, actor=actor
+        )
         _reopen_if_owing(debt, actor=actor, reason="refund")
     return entry, True
 
@@ -223,8 +251,11 @@ def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "")
     debt.status = status
     debt_event(debt, "status", f"Status {old} → {status}" + (f" ({reason})" if reason else ""), actor=actor)
     audit_record(
-        action="debt.status_changed", workspace=debt.workspace_id, obj=debt,
-        actor_user_id=getattr(actor, "pk", None), metadata={"from": old, "to": status},
+        action="debt.status_changed",
+        workspace=debt.workspace_id,
+        obj=debt,
+        actor_user_id=getattr(actor, "pk", None),
+        metadata={"from": old, "to": status},
     )
     return debt
 

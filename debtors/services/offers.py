@@ -22,13 +22,28 @@ def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: 
         if not 0 < amount_minor < debt.balance_minor:
             raise ValidationError({"amount": "A settlement is a positive amount below the balance."})
         discount_bps = round(10_000 * (debt.balance_minor - amount_minor) / debt.balance_minor)
-        SettlementOffer.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=OfferStatus.OPEN).update(status=OfferStatus.WITHDRAWN)
-        offer = SettlementOffer.objects.for_workspace(debt.workspace_id).create(
-            workspace_id=debt.workspace_id, debt=debt, amount_minor=amount_minor, discount_bps=discount_bps,
-            expires_at=expires_at, created_by=actor if getattr(actor, "pk", None) else None,
+        SettlementOffer.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=OfferStatus.OPEN).update(
+            status=OfferStatus.WITHDRAWN
         )
-        debt_event(debt, "offer", f"Settlement offered ({discount_bps / 100:.1f}% off) until {expires_at:%Y-%m-%d}", amount_minor=amount_minor, obj=offer, actor=actor)
-        audit_record(action="offer.created", workspace=debt.workspace_id, obj=offer, actor_user_id=getattr(actor, "pk", None))
+        offer = SettlementOffer.objects.for_workspace(debt.workspace_id).create(
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            amount_minor=amount_minor,
+            discount_bps=discount_bps,
+            expires_at=expires_at,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        debt_event(
+            debt,
+            "offer",
+            f"Settlement offered ({discount_bps / 100:.1f}% off) until {expires_at:%Y-%m-%d}",
+            amount_minor=amount_minor,
+            obj=offer,
+            actor=actor,
+        )
+        audit_record(
+            action="offer.created", workspace=debt.workspace_id, obj=offer, actor_user_id=getattr(actor, "pk", None)
+        )
     return offer
 
 
@@ -47,7 +62,13 @@ def offer_settle(*, offer: SettlementOffer, actor: Any = None) -> SettlementOffe
         if paid < offer.amount_minor:
             raise ValidationError({"offer": "The settlement amount has not been paid yet."})
         if debt.balance_minor > 0:
-            entry_post(debt=debt, kind=EntryKind.ADJUSTMENT, amount_minor=-debt.balance_minor, memo="Settlement discount", actor=actor)
+            entry_post(
+                debt=debt,
+                kind=EntryKind.ADJUSTMENT,
+                amount_minor=-debt.balance_minor,
+                memo="Settlement discount",
+                actor=actor,
+            )
         offer.status = OfferStatus.ACCEPTED
         offer.save(update_fields=["status"])
         activate_if_new(debt, actor=actor)
@@ -56,6 +77,8 @@ def offer_settle(*, offer: SettlementOffer, actor: Any = None) -> SettlementOffe
 
 
 def offers_expire(*, workspace_id: int) -> int:
-    return SettlementOffer.objects.for_workspace(workspace_id).filter(status=OfferStatus.OPEN, expires_at__lte=timezone.now()).update(
-        status=OfferStatus.EXPIRED
+    return (
+        SettlementOffer.objects.for_workspace(workspace_id)
+        .filter(status=OfferStatus.OPEN, expires_at__lte=timezone.now())
+        .update(status=OfferStatus.EXPIRED)
     )

@@ -64,7 +64,10 @@ def plan_create(
         if PaymentPlan.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PlanStatus.ACTIVE).exists():
             raise ValidationError({"plan": "This debt already has an active plan."})
         plan = PaymentPlan.objects.for_workspace(debt.workspace_id).create(
-            workspace_id=debt.workspace_id, debt=debt, total_minor=total_minor, frequency=frequency,
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            total_minor=total_minor,
+            frequency=frequency,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         Installment.objects.for_workspace(debt.workspace_id).bulk_create(
@@ -76,8 +79,17 @@ def plan_create(
         activate_if_new(debt, actor=actor)
         if debt.status != DebtStatus.PAYMENT_PLAN:
             _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan agreed")
-        debt_event(debt, "plan_created", f"Payment plan: {count} × {frequency}", amount_minor=total_minor, obj=plan, actor=actor)
-        audit_record(action="plan.created", workspace=debt.workspace_id, obj=plan, actor_user_id=getattr(actor, "pk", None))
+        debt_event(
+            debt,
+            "plan_created",
+            f"Payment plan: {count} × {frequency}",
+            amount_minor=total_minor,
+            obj=plan,
+            actor=actor,
+        )
+        audit_record(
+            action="plan.created", workspace=debt.workspace_id, obj=plan, actor_user_id=getattr(actor, "pk", None)
+        )
     return plan
 
 
@@ -87,7 +99,12 @@ def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
     if plan is None:
         return
     remaining = amount_minor
-    for inst in Installment.objects.for_workspace(debt.workspace_id).filter(plan=plan).exclude(status=InstallmentStatus.PAID).order_by("seq"):
+    for inst in (
+        Installment.objects.for_workspace(debt.workspace_id)
+        .filter(plan=plan)
+        .exclude(status=InstallmentStatus.PAID)
+        .order_by("seq")
+    ):
         if remaining <= 0:
             break
         take = min(remaining, inst.amount_minor - inst.paid_minor)
@@ -96,7 +113,12 @@ def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
         if inst.paid_minor >= inst.amount_minor:
             inst.status = InstallmentStatus.PAID
         inst.save(update_fields=["paid_minor", "status"])
-    if not Installment.objects.for_workspace(debt.workspace_id).filter(plan=plan).exclude(status=InstallmentStatus.PAID).exists():
+    if (
+        not Installment.objects.for_workspace(debt.workspace_id)
+        .filter(plan=plan)
+        .exclude(status=InstallmentStatus.PAID)
+        .exists()
+    ):
         plan.status = PlanStatus.COMPLETED
         plan.save(update_fields=["status"])
         debt_event(debt, "plan_completed", "Payment plan completed", obj=plan)
@@ -120,16 +142,28 @@ def installments_mark_missed(*, workspace_id: int, today: date | None = None, gr
     )
     for inst in overdue:
         with transaction.atomic():
-            claimed = Installment.objects.for_workspace(workspace_id).filter(pk=inst.pk, status=InstallmentStatus.PENDING).update(
-                status=InstallmentStatus.MISSED
+            claimed = (
+                Installment.objects.for_workspace(workspace_id)
+                .filter(pk=inst.pk, status=InstallmentStatus.PENDING)
+                .update(status=InstallmentStatus.MISSED)
             )
             if not claimed:
                 continue
             missed += 1
             plan = inst.plan
             debt = _lock(plan.debt)
-            if PaymentPlan.objects.for_workspace(workspace_id).filter(pk=plan.pk, status=PlanStatus.ACTIVE).update(status=PlanStatus.BROKEN):
-                debt_event(debt, "installment_missed", f"Installment {inst.seq} due {inst.due_on} missed; plan broken", amount_minor=inst.amount_minor - inst.paid_minor, obj=plan)
+            if (
+                PaymentPlan.objects.for_workspace(workspace_id)
+                .filter(pk=plan.pk, status=PlanStatus.ACTIVE)
+                .update(status=PlanStatus.BROKEN)
+            ):
+                debt_event(
+                    debt,
+                    "installment_missed",
+                    f"Installment {inst.seq} due {inst.due_on} missed; plan broken",
+                    amount_minor=inst.amount_minor - inst.paid_minor,
+                    obj=plan,
+                )
                 audit_record(action="plan.broken", workspace=workspace_id, obj=plan, metadata={"installment": inst.seq})
                 if debt.status == DebtStatus.PAYMENT_PLAN:
                     _set_status(debt, DebtStatus.ACTIVE, reason="plan broken")

@@ -29,14 +29,19 @@ def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = 
             status=PromiseStatus.CANCELLED, evaluated_at=timezone.now()
         )
         promise = PromiseToPay.objects.for_workspace(debt.workspace_id).create(
-            workspace_id=debt.workspace_id, debt=debt, amount_minor=amount_minor, due_on=due_on,
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            amount_minor=amount_minor,
+            due_on=due_on,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         activate_if_new(debt, actor=actor)
         if debt.status == DebtStatus.ACTIVE:
             _set_status(debt, DebtStatus.PROMISE, actor=actor, reason="promise to pay")
         debt_event(debt, "promise", f"Promise to pay by {due_on}", amount_minor=amount_minor, obj=promise, actor=actor)
-        audit_record(action="promise.created", workspace=debt.workspace_id, obj=promise, actor_user_id=getattr(actor, "pk", None))
+        audit_record(
+            action="promise.created", workspace=debt.workspace_id, obj=promise, actor_user_id=getattr(actor, "pk", None)
+        )
     return promise
 
 
@@ -51,11 +56,13 @@ def _paid_since(promise: PromiseToPay) -> int:
 
 def promises_check_kept(*, debt: Debt) -> None:
     """After a payment: a pending promise whose amount is now covered is kept."""
-    for promise in PromiseToPay.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PromiseStatus.PENDING):
+    for promise in PromiseToPay.objects.for_workspace(debt.workspace_id).filter(
+        debt=debt, status=PromiseStatus.PENDING
+    ):
         if _paid_since(promise) >= promise.amount_minor:
-            PromiseToPay.objects.for_workspace(debt.workspace_id).filter(pk=promise.pk, status=PromiseStatus.PENDING).update(
-                status=PromiseStatus.KEPT, evaluated_at=timezone.now()
-            )
+            PromiseToPay.objects.for_workspace(debt.workspace_id).filter(
+                pk=promise.pk, status=PromiseStatus.PENDING
+            ).update(status=PromiseStatus.KEPT, evaluated_at=timezone.now())
             debt_event(debt, "promise_kept", "Promise kept", amount_minor=promise.amount_minor, obj=promise)
             if debt.status == DebtStatus.PROMISE and debt.balance_minor > 0:
                 _set_status(debt, DebtStatus.ACTIVE, reason="promise kept")
@@ -65,18 +72,30 @@ def promises_evaluate(*, workspace_id: int, today: date | None = None) -> dict[s
     """Daily: pending promises whose date has passed are kept or broken."""
     today = today or timezone.localdate()
     counts = {"kept": 0, "broken": 0}
-    due = PromiseToPay.objects.for_workspace(workspace_id).filter(status=PromiseStatus.PENDING, due_on__lt=today).select_related("debt")
+    due = (
+        PromiseToPay.objects.for_workspace(workspace_id)
+        .filter(status=PromiseStatus.PENDING, due_on__lt=today)
+        .select_related("debt")
+    )
     for promise in due:
         with transaction.atomic():
             kept = _paid_since(promise) >= promise.amount_minor
             status = PromiseStatus.KEPT if kept else PromiseStatus.BROKEN
-            if not PromiseToPay.objects.for_workspace(workspace_id).filter(pk=promise.pk, status=PromiseStatus.PENDING).update(
-                status=status, evaluated_at=timezone.now()
+            if (
+                not PromiseToPay.objects.for_workspace(workspace_id)
+                .filter(pk=promise.pk, status=PromiseStatus.PENDING)
+                .update(status=status, evaluated_at=timezone.now())
             ):
                 continue
             counts["kept" if kept else "broken"] += 1
             debt = _lock(promise.debt)
-            debt_event(debt, f"promise_{status}", f"Promise due {promise.due_on} {status}", amount_minor=promise.amount_minor, obj=promise)
+            debt_event(
+                debt,
+                f"promise_{status}",
+                f"Promise due {promise.due_on} {status}",
+                amount_minor=promise.amount_minor,
+                obj=promise,
+            )
             if debt.status == DebtStatus.PROMISE:
                 _set_status(debt, DebtStatus.ACTIVE, reason=f"promise {status}")
     return counts

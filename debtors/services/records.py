@@ -35,10 +35,18 @@ def note_add(*, debt: Debt, body: str, actor: Any = None) -> Note:
     if len(body) > 10_000:
         raise ValidationError({"body": "At most 10,000 characters."})
     with transaction.atomic():
-        note = Note(workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, body=body, created_by=actor if getattr(actor, "pk", None) else None)
+        note = Note(
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            debtor_id=debt.debtor_id,
+            body=body,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
         note.save(force_insert=True)
         debt_event(debt, "note", "Note added", obj=note, actor=actor)
-        audit_record(action="note.added", workspace=debt.workspace_id, obj=note, actor_user_id=getattr(actor, "pk", None))
+        audit_record(
+            action="note.added", workspace=debt.workspace_id, obj=note, actor_user_id=getattr(actor, "pk", None)
+        )
     return note
 
 
@@ -74,36 +82,70 @@ def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Any
     try:
         with transaction.atomic():
             doc = Document(
-                workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id,
-                original_name=(file_name or "document")[:200], storage_name=saved_name,
-                content_type=content_type, size_bytes=size, sha256=digest.hexdigest(),
+                workspace_id=debt.workspace_id,
+                debt=debt,
+                debtor_id=debt.debtor_id,
+                original_name=(file_name or "document")[:200],
+                storage_name=saved_name,
+                content_type=content_type,
+                size_bytes=size,
+                sha256=digest.hexdigest(),
                 uploaded_by=actor if getattr(actor, "pk", None) else None,
             )
             doc.save(force_insert=True)
             debt_event(debt, "document", f"Document uploaded ({content_type})", obj=doc, actor=actor)
-            audit_record(action="document.uploaded", workspace=debt.workspace_id, obj=doc, actor_user_id=getattr(actor, "pk", None))
+            audit_record(
+                action="document.uploaded",
+                workspace=debt.workspace_id,
+                obj=doc,
+                actor_user_id=getattr(actor, "pk", None),
+            )
     except Exception:
         default_storage.delete(saved_name)  # nothing half-written
         raise
     return doc
 
 
-def communication_refused(*, debt: Debt, channel: str, reasons: list[dict[str, str]], template: str = "", actor: Any = None, at: Any = None) -> Communication:
+def communication_refused(
+    *, debt: Debt, channel: str, reasons: list[dict[str, str]], template: str = "", actor: Any = None, at: Any = None
+) -> Communication:
     """Record an outbound contact the rules refused (nothing was sent)."""
     with transaction.atomic():
         comm = Communication(
-            workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, channel=channel,
-            direction="outbound", status="refused", refusal_reasons=reasons, template=template[:100],
-            occurred_at=at or timezone.now(), created_by=actor if getattr(actor, "pk", None) else None,
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            debtor_id=debt.debtor_id,
+            channel=channel,
+            direction="outbound",
+            status="refused",
+            refusal_reasons=reasons,
+            template=template[:100],
+            occurred_at=at or timezone.now(),
+            created_by=actor if getattr(actor, "pk", None) else None,
         )
         comm.save(force_insert=True)
-        debt_event(debt, f"communication.{channel}", f"{channel.title()} refused: " + ", ".join(r["code"] for r in reasons), obj=comm, actor=actor)
+        debt_event(
+            debt,
+            f"communication.{channel}",
+            f"{channel.title()} refused: " + ", ".join(r["code"] for r in reasons),
+            obj=comm,
+            actor=actor,
+        )
     return comm
 
 
 def communication_log(
-    *, debt: Debt, channel: str, direction: str = "outbound", outcome: str = "", content: str = "",
-    status: str = "logged", actor: Any = None, at: Any = None, template: str = "", check_rules: bool = True,
+    *,
+    debt: Debt,
+    channel: str,
+    direction: str = "outbound",
+    outcome: str = "",
+    content: str = "",
+    status: str = "logged",
+    actor: Any = None,
+    at: Any = None,
+    template: str = "",
+    check_rules: bool = True,
 ) -> Communication:
     """Record a contact (a call, a letter, a message). An outbound contact goes
     through the contact rules first: if they refuse, the refusal is recorded with
@@ -118,16 +160,43 @@ def communication_log(
 
         decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
         if not decision.allowed:
-            communication_refused(debt=debt, channel=channel, reasons=[r.as_dict() for r in decision.reasons], template=template, actor=actor, at=at)
+            communication_refused(
+                debt=debt,
+                channel=channel,
+                reasons=[r.as_dict() for r in decision.reasons],
+                template=template,
+                actor=actor,
+                at=at,
+            )
             raise ContactRefused(decision)
     with transaction.atomic():
         comm = Communication(
-            workspace_id=debt.workspace_id, debt=debt, debtor_id=debt.debtor_id, channel=channel,
-            direction=direction, outcome=outcome[:32], content=content or None, status=status,
-            occurred_at=at, template=template[:100], created_by=actor if getattr(actor, "pk", None) else None,
+            workspace_id=debt.workspace_id,
+            debt=debt,
+            debtor_id=debt.debtor_id,
+            channel=channel,
+            direction=direction,
+            outcome=outcome[:32],
+            content=content or None,
+            status=status,
+            occurred_at=at,
+            template=template[:100],
+            created_by=actor if getattr(actor, "pk", None) else None,
         )
         comm.save(force_insert=True)
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
-        debt_event(debt, f"communication.{channel}", f"{direction.title()} {channel}" + (f": {outcome}" if outcome else ""), obj=comm, actor=actor)
-        audit_record(action="communication.logged", workspace=debt.workspace_id, obj=comm, actor_user_id=getattr(actor, "pk", None), metadata={"channel": channel})
+        debt_event(
+            debt,
+            f"communication.{channel}",
+            f"{direction.title()} {channel}" + (f": {outcome}" if outcome else ""),
+            obj=comm,
+            actor=actor,
+        )
+        audit_record(
+            action="communication.logged",
+            workspace=debt.workspace_id,
+            obj=comm,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"channel": channel},
+        )
     return comm

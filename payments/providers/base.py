@@ -30,8 +30,15 @@ class PaymentProvider(ABC):
 
     @abstractmethod
     def create_checkout(
-        self, *, link_id: str, amount_minor: int, currency: str, description: str,
-        idempotency_key: str, success_url: str, cancel_url: str,
+        self,
+        *,
+        link_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
     ) -> ProviderCheckout: ...
 
     @abstractmethod

@@ -17,8 +17,15 @@ class SandboxProvider(PaymentProvider):
     name = "sandbox"
 
     def create_checkout(
-        self, *, link_id: str, amount_minor: int, currency: str, description: str,
-        idempotency_key: str, success_url: str, cancel_url: str,
+        self,
+        *,
+        link_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
     ) -> ProviderCheckout:
         session_id = f"sbx_cs_{secrets.token_urlsafe(18)}"
         return ProviderCheckout(session_id=session_id, redirect_url=reverse("sandbox_checkout", args=[session_id]))
@@ -29,4 +36,12 @@ class SandboxProvider(PaymentProvider):
         from payments.models import CheckoutSession
 
         for s in CheckoutSession.objects.filter(provider=self.name, created_at__gte=since, status="completed"):
-            yield ProviderPayment(s.provider_session_id, s.provider_payment_id, str(s.link_id), s.amount_minor, s.currency, True, s.created_at)
+            yield ProviderPayment(
+                s.provider_session_id,
+                s.provider_payment_id,
+                str(s.link_id),
+                s.amount_minor,
+                s.currency,
+                True,
+                s.created_at,
+            )

@@ -40,17 +40,30 @@ class StripeProvider(PaymentProvider):
     name = "stripe"
 
     def create_checkout(
-        self, *, link_id: str, amount_minor: int, currency: str, description: str,
-        idempotency_key: str, success_url: str, cancel_url: str,
+        self,
+        *,
+        link_id: str,
+        amount_minor: int,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
     ) -> ProviderCheckout:
         session = _client().v1.checkout.sessions.create(
             params={
                 "mode": "payment",
                 "client_reference_id": link_id,
-                "line_items": [{
-                    "quantity": 1,
-                    "price_data": {"currency": currency.lower(), "unit_amount": amount_minor, "product_data": {"name": description}},
-                }],
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": currency.lower(),
+                            "unit_amount": amount_minor,
+                            "product_data": {"name": description},
+                        },
+                    }
+                ],
                 "success_url": success_url,
                 "cancel_url": cancel_url,
                 "metadata": {"payment_link_id": link_id},
@@ -60,6 +73,8 @@ class StripeProvider(PaymentProvider):
         return ProviderCheckout(session_id=session.id, redirect_url=str(session.url))
 
     def recent_payments(self, *, since: datetime) -> Iterable[ProviderPayment]:
-        sessions = _client().v1.checkout.sessions.list(params={"created": {"gte": int(since.timestamp())}, "limit": 100})
+        sessions = _client().v1.checkout.sessions.list(
+            params={"created": {"gte": int(since.timestamp())}, "limit": 100}
+        )
         for session in sessions.auto_paging_iter():
             yield payment_from_session(session)

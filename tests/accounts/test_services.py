@@ -20,7 +20,9 @@ from tests.conftest import PASSWORD, add_member
 
 
 def test_workspace_create_uses_the_jurisdiction_defaults(db):
-    ws = workspace_create(slug="zulu", name="Zulu", owner_email="Owner@Example.com", owner_password=PASSWORD, jurisdiction="ZA")
+    ws = workspace_create(
+        slug="zulu", name="Zulu", owner_email="Owner@Example.com", owner_password=PASSWORD, jurisdiction="ZA"
+    )
     assert (ws.currency, ws.timezone, ws.data_region) == ("ZAR", "Africa/Johannesburg", "za")
     owner = User.objects.get(email="owner@example.com")
     with workspace_context(ws):

@@ -85,8 +85,14 @@ def test_auditor_sees_no_action_and_every_post_is_refused(page: Page, floor):
     # Even a hand-made POST (with the page's CSRF token) is refused.
     token = page.context.cookies()
     csrf = next(c["value"] for c in token if c["name"] == "csrftoken")
-    response = page.request.post(f"/w/acme/debts/{debt.pk}/actions/payment/", form={"amount": "1.00", "method": "cash"}, headers={"X-CSRFToken": csrf, "Referer": page.url})
+    response = page.request.post(
+        f"/w/acme/debts/{debt.pk}/actions/payment/",
+        form={"amount": "1.00", "method": "cash"},
+        headers={"X-CSRFToken": csrf, "Referer": page.url},
+    )
     assert response.status == 403
-    response = page.request.post("/w/acme/debts/bulk-assign/", form={"debt": str(debt.pk)}, headers={"X-CSRFToken": csrf, "Referer": page.url})
+    response = page.request.post(
+        "/w/acme/debts/bulk-assign/", form={"debt": str(debt.pk)}, headers={"X-CSRFToken": csrf, "Referer": page.url}
+    )
     assert response.status == 403
     screenshot(page, "debt-page-auditor")

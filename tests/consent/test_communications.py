@@ -27,8 +27,22 @@ DAYTIME = datetime(2026, 11, 23, 11, 0, tzinfo=IST)
 def setup(world):
     with workspace_context(world.a):
         debt = make_debt(world.a, email="kavya@example.com")
-        template_save(workspace=world.a, name="reminder", channel="email", language="en", subject="About {{ reference }}", body="Dear {{ first_name }}, {{ balance }} {{ currency }} is due to {{ creditor }}.")
-        template_save(workspace=world.a, name="reminder", channel="sms", language="en", subject="", body="{{ agency }}: {{ balance }} {{ currency }} due.")
+        template_save(
+            workspace=world.a,
+            name="reminder",
+            channel="email",
+            language="en",
+            subject="About {{ reference }}",
+            body="Dear {{ first_name }}, {{ balance }} {{ currency }} is due to {{ creditor }}.",
+        )
+        template_save(
+            workspace=world.a,
+            name="reminder",
+            channel="sms",
+            language="en",
+            subject="",
+            body="{{ agency }}: {{ balance }} {{ currency }} due.",
+        )
     return debt
 
 
@@ -74,7 +88,11 @@ def test_api_returns_409_with_reasons_and_sends_nothing(world, setup, monkeypatc
 
     night = datetime(2026, 11, 23, 23, 0, tzinfo=IST)
     monkeypatch.setattr("django.utils.timezone.now", lambda: night)
-    r = api(world.key_a).post(f"/api/v1/debts/{setup.pk}/communications/", {"channel": "email", "template": "reminder"}, content_type="application/json")
+    r = api(world.key_a).post(
+        f"/api/v1/debts/{setup.pk}/communications/",
+        {"channel": "email", "template": "reminder"},
+        content_type="application/json",
+    )
     assert r.status_code == 409, r.content
     body = r.json()["error"]
     assert body["code"] == "contact_refused" and body["reasons"][0]["code"] == "outside_hours"
@@ -86,7 +104,11 @@ def test_api_returns_409_with_reasons_and_sends_nothing(world, setup, monkeypatc
 
 def test_api_logs_a_call_with_201_in_hours(world, setup, monkeypatch):
     monkeypatch.setattr("django.utils.timezone.now", lambda: DAYTIME)
-    r = api(world.key_a).post(f"/api/v1/debts/{setup.pk}/communications/", {"channel": "call", "notes": "spoke briefly"}, content_type="application/json")
+    r = api(world.key_a).post(
+        f"/api/v1/debts/{setup.pk}/communications/",
+        {"channel": "call", "notes": "spoke briefly"},
+        content_type="application/json",
+    )
     assert r.status_code == 201 and r.json()["status"] == "logged"
 
 

@@ -36,7 +36,14 @@ def test_material_change_notifies_debtors_with_email_except_opted_out(world, dja
     with workspace_context(world.a):
         keep = make_debt(world.a, email="keep@example.com")
         gone = make_debt(world.a, email="gone@example.com")
-        consent_record(workspace=world.a, subject_type="debtor", subject_id=str(gone.debtor_id), purpose="contact_email", action="withdraw", source="debtor_page")
+        consent_record(
+            workspace=world.a,
+            subject_type="debtor",
+            subject_id=str(gone.debtor_id),
+            purpose="contact_email",
+            action="withdraw",
+            source="debtor_page",
+        )
     with django_capture_on_commit_callbacks(execute=True):
         policy_publish(kind="privacy", version="3.0", text="Changed.", material_change=True)
     recipients = {m.to[0] for m in mail.outbox}
@@ -69,7 +76,14 @@ def test_proof_of_consent_shows_the_notice_version(world):
     policy = policy_publish(kind="collection_notice", version="1.4", text="How we contact you …")
     with workspace_context(world.a):
         debt = make_debt(world.a)
-        consent_record(workspace=world.a, subject_type="debtor", subject_id=str(debt.debtor_id), purpose="contact_sms", action="grant", source="agent_call")
+        consent_record(
+            workspace=world.a,
+            subject_type="debtor",
+            subject_id=str(debt.debtor_id),
+            purpose="contact_sms",
+            action="grant",
+            source="agent_call",
+        )
     r = login(world.alice).get(f"/w/acme/debtors/{debt.debtor_id}/consent-proof.csv")
     (row,) = list(csv.DictReader(io.StringIO(r.content.decode())))
     assert (row["notice_version"], row["notice_sha256"], row["source"]) == ("1.4", policy.text_hash, "agent_call")
@@ -79,7 +93,10 @@ def test_proof_of_consent_shows_the_notice_version(world):
 def test_contact_rules_settings_are_stricter_only_and_owner_only(world):
     agent = add_member(world.a, "agent@example.com", Role.AGENT)
     assert login(agent).post("/w/acme/settings/contact-rules/", {"start_hour": 9}).status_code == 403
-    r = login(world.alice).post("/w/acme/settings/contact-rules/", {"start_hour": 9, "end_hour": 18, "allow_weekends": "", "blackout": "2026-12-25"})
+    r = login(world.alice).post(
+        "/w/acme/settings/contact-rules/",
+        {"start_hour": 9, "end_hour": 18, "allow_weekends": "", "blackout": "2026-12-25"},
+    )
     assert r.status_code == 302
     with workspace_context(world.a):
         policy = ContactPolicy.objects.get()
@@ -92,9 +109,15 @@ def test_contact_rules_settings_are_stricter_only_and_owner_only(world):
     ist = zoneinfo.ZoneInfo("Asia/Kolkata")
     with workspace_context(world.a):
         debt = make_debt(world.a)
-        assert {r.code for r in can_contact(debt, "call", datetime(2026, 11, 23, 8, 30, tzinfo=ist)).reasons} == {"outside_hours"}
-        assert {r.code for r in can_contact(debt, "call", datetime(2026, 12, 25, 11, 0, tzinfo=ist)).reasons} == {"blackout"}
-        assert "weekend" in {r.code for r in can_contact(debt, "call", datetime(2026, 11, 28, 11, 0, tzinfo=ist)).reasons}
+        assert {r.code for r in can_contact(debt, "call", datetime(2026, 11, 23, 8, 30, tzinfo=ist)).reasons} == {
+            "outside_hours"
+        }
+        assert {r.code for r in can_contact(debt, "call", datetime(2026, 12, 25, 11, 0, tzinfo=ist)).reasons} == {
+            "blackout"
+        }
+        assert "weekend" in {
+            r.code for r in can_contact(debt, "call", datetime(2026, 11, 28, 11, 0, tzinfo=ist)).reasons
+        }
     assert login(world.bob).get("/w/acme/settings/contact-rules/").status_code == 404
 
 
@@ -104,7 +127,14 @@ def test_disclosures_are_recorded_and_audited(world):
 
     with workspace_context(world.a):
         debt = make_debt(world.a)
-        disclosure_record(workspace=world.a, debtor=debt.debtor, recipient_type="legal_firm", recipient_name="Shah & Co", categories=["identity", "financial"], purpose="legal proceedings")
+        disclosure_record(
+            workspace=world.a,
+            debtor=debt.debtor,
+            recipient_type="legal_firm",
+            recipient_name="Shah & Co",
+            categories=["identity", "financial"],
+            purpose="legal proceedings",
+        )
         assert Disclosure.objects.get().categories == ["financial", "identity"]
         assert AuditEvent.objects.filter(action="personal_data.disclosed").exists()
 
@@ -112,6 +142,11 @@ def test_disclosures_are_recorded_and_audited(world):
 def test_public_sub_processor_page(world):
     from consent.models import SubProcessor
 
-    SubProcessor.objects.create(name="Brevo", purpose="Email delivery", region="EU (France)", transfer_safeguard="EU processing; SCCs for transfers")
+    SubProcessor.objects.create(
+        name="Brevo",
+        purpose="Email delivery",
+        region="EU (France)",
+        transfer_safeguard="EU processing; SCCs for transfers",
+    )
     page = HttpClient().get("/legal/sub-processors/").content.decode()
     assert "Brevo" in page and "SCCs" in page

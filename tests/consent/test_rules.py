@@ -97,17 +97,38 @@ def test_no_call_within_seven_days_after_a_conversation(us_debt):
 def test_opt_out_stops_that_channel_only(in_debt):
     at = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
     with workspace_context(in_debt.workspace):
-        consent_record(workspace=in_debt.workspace, subject_type="debtor", subject_id=str(in_debt.debtor_id), purpose="contact_sms", action="withdraw", source="debtor_page")
+        consent_record(
+            workspace=in_debt.workspace,
+            subject_type="debtor",
+            subject_id=str(in_debt.debtor_id),
+            purpose="contact_sms",
+            action="withdraw",
+            source="debtor_page",
+        )
         assert codes(can_contact(in_debt, "sms", at)) == {"opted_out"}
         assert can_contact(in_debt, "call", at).allowed
-        consent_record(workspace=in_debt.workspace, subject_type="debtor", subject_id=str(in_debt.debtor_id), purpose="contact_sms", action="grant", source="debtor_page")
+        consent_record(
+            workspace=in_debt.workspace,
+            subject_type="debtor",
+            subject_id=str(in_debt.debtor_id),
+            purpose="contact_sms",
+            action="grant",
+            source="debtor_page",
+        )
         assert can_contact(in_debt, "sms", at).allowed
 
 
 def test_cease_communication_stops_every_channel(in_debt):
     at = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
     with workspace_context(in_debt.workspace):
-        consent_record(workspace=in_debt.workspace, subject_type="debtor", subject_id=str(in_debt.debtor_id), purpose="all_contact", action="withdraw", source="agent_call")
+        consent_record(
+            workspace=in_debt.workspace,
+            subject_type="debtor",
+            subject_id=str(in_debt.debtor_id),
+            purpose="all_contact",
+            action="withdraw",
+            source="agent_call",
+        )
         for channel in ("call", "sms", "email", "letter"):
             assert "cease_communication" in codes(can_contact(in_debt, channel, at))
 
@@ -123,7 +144,14 @@ def test_open_dispute_refuses_contact(in_debt):
 def test_every_reason_is_reported_together(in_debt):
     at = datetime(2026, 11, 23, 22, 0, tzinfo=IST)
     with workspace_context(in_debt.workspace):
-        consent_record(workspace=in_debt.workspace, subject_type="debtor", subject_id=str(in_debt.debtor_id), purpose="contact_phone", action="withdraw", source="debtor_page")
+        consent_record(
+            workspace=in_debt.workspace,
+            subject_type="debtor",
+            subject_id=str(in_debt.debtor_id),
+            purpose="contact_phone",
+            action="withdraw",
+            source="debtor_page",
+        )
         dispute_open(debt=in_debt, reason="wrong_amount")
         debt = Debt.objects.select_related("debtor", "workspace").get(pk=in_debt.pk)
         assert codes(can_contact(debt, "call", at)) == {"outside_hours", "opted_out", "disputed"}
@@ -152,7 +180,15 @@ def test_minor_debtor_is_never_contacted(world):
     with workspace_context(world.a):
         from debtors.models import Client
 
-        minor = debtor_create(workspace=world.a, data=DebtorInput(full_name="Young Person", phone="+91 9800000001", date_of_birth=date(2015, 1, 1)))
-        debt = debt_create(workspace=world.a, client=Client.objects.get(reference="SAHYADRI"), debtor=minor, data=DebtInput(reference="M-1", original_amount_minor=100, currency="INR"))
+        minor = debtor_create(
+            workspace=world.a,
+            data=DebtorInput(full_name="Young Person", phone="+91 9800000001", date_of_birth=date(2015, 1, 1)),
+        )
+        debt = debt_create(
+            workspace=world.a,
+            client=Client.objects.get(reference="SAHYADRI"),
+            debtor=minor,
+            data=DebtInput(reference="M-1", original_amount_minor=100, currency="INR"),
+        )
         assert "minor" in codes(can_contact(debt, "call", datetime(2026, 11, 23, 10, 0, tzinfo=IST)))
         assert ConsentRecord.objects.count() == 0

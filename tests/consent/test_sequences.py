@@ -29,8 +29,17 @@ STEPS = [
 
 
 def _setup(ws):
-    template_save(workspace=ws, name="first", channel="email", language="en", subject="Your account {{ reference }}", body="Pay here: {{ payment_link }}")
-    template_save(workspace=ws, name="nudge", channel="sms", language="en", subject="", body="{{ balance }} {{ currency }} is due")
+    template_save(
+        workspace=ws,
+        name="first",
+        channel="email",
+        language="en",
+        subject="Your account {{ reference }}",
+        body="Pay here: {{ payment_link }}",
+    )
+    template_save(
+        workspace=ws, name="nudge", channel="sms", language="en", subject="", body="{{ balance }} {{ currency }} is due"
+    )
     seq = sequence_create(workspace=ws, name="Standard", steps=STEPS)
     debt = make_debt(ws, email="seq@example.com")
     return seq, debt
@@ -60,7 +69,12 @@ def test_sequence_advances_step_by_step_through_the_rules(world, django_capture_
         enrolment.refresh_from_db()
         assert enrolment.finished_at is not None
         kinds = list(Communication.objects.filter(debt=debt).order_by("occurred_at").values_list("channel", "status"))
-    assert kinds == [("email", "sent"), ("sms", "refused"), ("sms", "queued"), ("letter", "queued")]  # delivery runs on commit
+    assert kinds == [
+        ("email", "sent"),
+        ("sms", "refused"),
+        ("sms", "queued"),
+        ("letter", "queued"),
+    ]  # delivery runs on commit
 
 
 def test_paused_enrolments_wait_and_opt_out_blocks_the_step(world):
@@ -71,7 +85,14 @@ def test_paused_enrolments_wait_and_opt_out_blocks_the_step(world):
     assert sequences_run_due(workspace=world.a, now=DAY0)["done"] == 0
     with workspace_context(world.a):
         sequence_pause(enrolment=enrolment, paused=False)
-        consent_record(workspace=world.a, subject_type="debtor", subject_id=str(debt.debtor_id), purpose="contact_email", action="withdraw", source="debtor_page")
+        consent_record(
+            workspace=world.a,
+            subject_type="debtor",
+            subject_id=str(debt.debtor_id),
+            purpose="contact_email",
+            action="withdraw",
+            source="debtor_page",
+        )
     assert sequences_run_due(workspace=world.a, now=DAY0)["refused"] == 1
     assert mail.outbox == []
 
@@ -80,7 +101,9 @@ def test_bad_sequences_are_refused_with_reasons(world):
     from django.core.exceptions import ValidationError
 
     with workspace_context(world.a), pytest.raises(ValidationError) as exc:
-        sequence_create(workspace=world.a, name="bad", steps=[{"day": 3, "channel": "pigeon"}, {"day": 1, "channel": "sms"}])
+        sequence_create(
+            workspace=world.a, name="bad", steps=[{"day": 3, "channel": "pigeon"}, {"day": 1, "channel": "sms"}]
+        )
     text = str(exc.value)
     assert "channel" in text and "in order" in text and "template" in text
 

@@ -14,7 +14,13 @@ from tests.conftest import api
 
 
 def _debtor(client, **extra):
-    body = {"full_name": "Asha Rao", "email": "asha@example.com", "phone": "+91 98123 45678", "external_ref": "CUST-1", **extra}
+    body = {
+        "full_name": "Asha Rao",
+        "email": "asha@example.com",
+        "phone": "+91 98123 45678",
+        "external_ref": "CUST-1",
+        **extra,
+    }
     r = client.post("/api/v1/debtors/", body, content_type="application/json")
     assert r.status_code == 201, r.content
     return r.json()
@@ -24,7 +30,17 @@ def test_minimal_contract_debtor_then_debt(world):
     c = api(world.key_a)
     debtor = _debtor(c)
     assert debtor["id"] and debtor["phone"] == "+919812345678"
-    r = c.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "LN-1", "original_amount": "1250.00", "currency": "INR", "due_date": "2026-12-01"}, content_type="application/json")
+    r = c.post(
+        "/api/v1/debts/",
+        {
+            "debtor": debtor["id"],
+            "reference": "LN-1",
+            "original_amount": "1250.00",
+            "currency": "INR",
+            "due_date": "2026-12-01",
+        },
+        content_type="application/json",
+    )
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["balance"] == "1250.00" and body["status"] == "new" and body["id"]
@@ -35,8 +51,16 @@ def test_minimal_contract_debtor_then_debt(world):
 def test_payment_lowers_the_balance_and_shows_in_ledger_and_timeline(world):
     c = api(world.key_a)
     debtor = _debtor(c)
-    debt = c.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "LN-2", "original_amount": "1250.00", "currency": "INR"}, content_type="application/json").json()
-    r = c.post(f"/api/v1/debts/{debt['id']}/payments/", {"amount": "250.00", "paid_at": "2026-11-20", "method": "upi", "reference": "UTR9"}, content_type="application/json")
+    debt = c.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "LN-2", "original_amount": "1250.00", "currency": "INR"},
+        content_type="application/json",
+    ).json()
+    r = c.post(
+        f"/api/v1/debts/{debt['id']}/payments/",
+        {"amount": "250.00", "paid_at": "2026-11-20", "method": "upi", "reference": "UTR9"},
+        content_type="application/json",
+    )
     assert r.status_code == 201, r.content
     assert r.json()["amount"] == "-250.00"
     assert c.get(f"/api/v1/debts/{debt['id']}/").json()["balance"] == "1000.00"
@@ -57,7 +81,11 @@ def test_payment_lowers_the_balance_and_shows_in_ledger_and_timeline(world):
 def test_bad_payment_names_the_field_and_changes_nothing(world, body, field):
     c = api(world.key_a)
     debtor = _debtor(c)
-    debt = c.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "LN-3", "original_amount": "100.00", "currency": "INR"}, content_type="application/json").json()
+    debt = c.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "LN-3", "original_amount": "100.00", "currency": "INR"},
+        content_type="application/json",
+    ).json()
     r = c.post(f"/api/v1/debts/{debt['id']}/payments/", body, content_type="application/json")
     assert r.status_code == 400
     err = r.json()["error"]
@@ -67,7 +95,16 @@ def test_bad_payment_names_the_field_and_changes_nothing(world, body, field):
 
 def test_debt_input_errors_are_per_field(world):
     c = api(world.key_a)
-    r = c.post("/api/v1/debts/", {"debtor": "00000000-0000-0000-0000-000000000000", "reference": "", "original_amount": "1.234", "currency": "INR"}, content_type="application/json")
+    r = c.post(
+        "/api/v1/debts/",
+        {
+            "debtor": "00000000-0000-0000-0000-000000000000",
+            "reference": "",
+            "original_amount": "1.234",
+            "currency": "INR",
+        },
+        content_type="application/json",
+    )
     assert r.status_code == 400
     fields = r.json()["error"]["fields"]
     assert {"reference", "original_amount"} <= set(fields)
@@ -76,15 +113,38 @@ def test_debt_input_errors_are_per_field(world):
 def test_other_workspace_gets_404_for_every_debt_route(world):
     a, b = api(world.key_a), api(world.key_b)
     debtor = _debtor(a)
-    debt = a.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "LN-4", "original_amount": "10.00", "currency": "INR"}, content_type="application/json").json()
+    debt = a.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "LN-4", "original_amount": "10.00", "currency": "INR"},
+        content_type="application/json",
+    ).json()
     note = a.post(f"/api/v1/debts/{debt['id']}/notes/", {"body": "private"}, content_type="application/json").json()
     assert b.get(f"/api/v1/debtors/{debtor['id']}/").status_code == 404
-    for suffix in ("", "ledger/", "timeline/", "notes/", "documents/", "payment-plans/", "promises/", "disputes/", "communications/"):
+    for suffix in (
+        "",
+        "ledger/",
+        "timeline/",
+        "notes/",
+        "documents/",
+        "payment-plans/",
+        "promises/",
+        "disputes/",
+        "communications/",
+    ):
         assert b.get(f"/api/v1/debts/{debt['id']}/{suffix}").status_code == 404, suffix
-    assert b.post(f"/api/v1/debts/{debt['id']}/payments/", {"amount": "1.00"}, content_type="application/json").status_code == 404
-    assert b.post(f"/api/v1/debts/{debt['id']}/notes/", {"body": "x"}, content_type="application/json").status_code == 404
+    assert (
+        b.post(f"/api/v1/debts/{debt['id']}/payments/", {"amount": "1.00"}, content_type="application/json").status_code
+        == 404
+    )
+    assert (
+        b.post(f"/api/v1/debts/{debt['id']}/notes/", {"body": "x"}, content_type="application/json").status_code == 404
+    )
     # B cannot attach A's debtor to a debt of its own either.
-    r = b.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "X", "original_amount": "1.00", "currency": "USD"}, content_type="application/json")
+    r = b.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "X", "original_amount": "1.00", "currency": "USD"},
+        content_type="application/json",
+    )
     assert r.status_code == 400 and "debtor" in r.json()["error"]["fields"]
     assert note["body"] == "private"
 
@@ -95,9 +155,17 @@ def test_client_scoped_key_sees_and_creates_only_its_clients_debts(world):
     with workspace_context(world.a):
         sahyadri = Client.objects.get(reference="SAHYADRI")
         scoped = api_key_create(workspace=world.a, name="bank", client=sahyadri).secret
-    a.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "DIRECT-1", "original_amount": "10.00", "currency": "INR"}, content_type="application/json")
+    a.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "DIRECT-1", "original_amount": "10.00", "currency": "INR"},
+        content_type="application/json",
+    )
     s = api(scoped)
-    r = s.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "BANK-1", "original_amount": "20.00", "currency": "INR"}, content_type="application/json")
+    r = s.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "BANK-1", "original_amount": "20.00", "currency": "INR"},
+        content_type="application/json",
+    )
     assert r.status_code == 201 and r.json()["client_ref"] == "SAHYADRI"
     refs = [d["reference"] for d in s.get("/api/v1/debts/").json()["results"]]
     assert refs == ["BANK-1"]
@@ -109,7 +177,11 @@ def test_client_scoped_key_sees_and_creates_only_its_clients_debts(world):
 def test_exact_search_by_email_phone_and_reference(world):
     c = api(world.key_a)
     debtor = _debtor(c, email="Ravi@Example.com", phone="+91 90000 11111", national_id="ABCDE1234F")
-    c.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "REF-77", "original_amount": "10.00", "currency": "INR"}, content_type="application/json")
+    c.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "REF-77", "original_amount": "10.00", "currency": "INR"},
+        content_type="application/json",
+    )
     for q in ("ravi@example.com", "+919000011111", "abcde1234f", "REF-77"):
         results = c.get("/api/v1/debts/", {"search": q}).json()["results"]
         assert [d["reference"] for d in results] == ["REF-77"], q
@@ -125,10 +197,18 @@ def test_debt_list_query_count_is_constant(world):
             assert c.get("/api/v1/debts/", {"page_size": 100}).status_code == 200
         return len(ctx.captured_queries)
 
-    c.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": "Q-0", "original_amount": "1.00", "currency": "INR"}, content_type="application/json")
+    c.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "Q-0", "original_amount": "1.00", "currency": "INR"},
+        content_type="application/json",
+    )
     few = count_queries()
     for i in range(1, 25):
-        c.post("/api/v1/debts/", {"debtor": debtor["id"], "reference": f"Q-{i}", "original_amount": "1.00", "currency": "INR"}, content_type="application/json")
+        c.post(
+            "/api/v1/debts/",
+            {"debtor": debtor["id"], "reference": f"Q-{i}", "original_amount": "1.00", "currency": "INR"},
+            content_type="application/json",
+        )
     assert count_queries() == few
 
 

@@ -39,7 +39,15 @@ def floor(world):
         debt_assign(debt=mine, agent=agent)
         theirs = make_debt(world.a, client_ref="SAHYADRI")
         konkan = make_debt(world.a, client_ref=other.reference)
-    return {"agent": agent, "auditor": auditor, "manager": manager, "client_user": client_user, "mine": mine, "theirs": theirs, "konkan": konkan}
+    return {
+        "agent": agent,
+        "auditor": auditor,
+        "manager": manager,
+        "client_user": client_user,
+        "mine": mine,
+        "theirs": theirs,
+        "konkan": konkan,
+    }
 
 
 def test_agent_sees_only_assigned_debts(world, floor):
@@ -53,7 +61,9 @@ def test_manager_sees_everything_and_bulk_assigns(world, floor):
     c = login(floor["manager"])
     html = c.get("/w/acme/debts/").content.decode()
     assert set(_debt_ids(html, "acme")) == {str(floor[k].pk) for k in ("mine", "theirs", "konkan")}
-    r = c.post("/w/acme/debts/bulk-assign/", {"debt": [floor["theirs"].pk, floor["konkan"].pk], "agent": floor["agent"].pk})
+    r = c.post(
+        "/w/acme/debts/bulk-assign/", {"debt": [floor["theirs"].pk, floor["konkan"].pk], "agent": floor["agent"].pk}
+    )
     assert r.status_code == 302
     agent_html = login(floor["agent"]).get("/w/acme/debts/").content.decode()
     assert len(_debt_ids(agent_html, "acme")) == 3
@@ -64,7 +74,10 @@ def test_auditor_gets_no_action_buttons_and_every_post_is_refused(world, floor):
     page = c.get(f"/w/acme/debts/{floor['mine'].pk}/").content.decode()
     assert "/actions/" not in page and "Record a payment" not in page
     for action in ("payment", "note", "call", "status", "dispute"):
-        assert c.post(f"/w/acme/debts/{floor['mine'].pk}/actions/{action}/", {"amount": "1.00", "body": "x"}).status_code == 403
+        assert (
+            c.post(f"/w/acme/debts/{floor['mine'].pk}/actions/{action}/", {"amount": "1.00", "body": "x"}).status_code
+            == 403
+        )
     assert c.post("/w/acme/debts/bulk-assign/", {"debt": [floor["mine"].pk]}).status_code == 403
     with workspace_context(world.a):
         assert Debt.objects.get(pk=floor["mine"].pk).balance_minor == 100_000

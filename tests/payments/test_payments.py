@@ -31,12 +31,23 @@ def debt(world):
     with workspace_context(world.a):
         from debtors.models import Client
 
-        debtor = debtor_create(workspace=world.a, data=DebtorInput(
-            full_name="Meera Iyer", email="meera@example.com", phone="+91 98765 43210",
-            address="12 MG Road, Pune", date_of_birth=date(1990, 5, 17), national_id="ABCPI1234K",
-        ))
-        d = debt_create(workspace=world.a, client=Client.objects.get(reference="SAHYADRI"), debtor=debtor,
-                        data=DebtInput(reference="PAY-1", original_amount_minor=500_000, currency="INR"))
+        debtor = debtor_create(
+            workspace=world.a,
+            data=DebtorInput(
+                full_name="Meera Iyer",
+                email="meera@example.com",
+                phone="+91 98765 43210",
+                address="12 MG Road, Pune",
+                date_of_birth=date(1990, 5, 17),
+                national_id="ABCPI1234K",
+            ),
+        )
+        d = debt_create(
+            workspace=world.a,
+            client=Client.objects.get(reference="SAHYADRI"),
+            debtor=debtor,
+            data=DebtInput(reference="PAY-1", original_amount_minor=500_000, currency="INR"),
+        )
         return debt_change_status(debt=d, status="active")
 
 
@@ -148,10 +159,32 @@ def _post(client: HttpClient, payload: dict, **kw):
     return client.post("/webhooks/stripe/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
 
 
-def _session_event(session_id: str, link_id: str, amount: int, *, event_id: str = "evt_1", pi: str = "pi_123", etype: str = "checkout.session.completed", status: str = "paid") -> dict:
+def _session_event(
+    session_id: str,
+    link_id: str,
+    amount: int,
+    *,
+    event_id: str = "evt_1",
+    pi: str = "pi_123",
+    etype: str = "checkout.session.completed",
+    status: str = "paid",
+) -> dict:
     return {
-        "id": event_id, "object": "event", "type": etype,
-        "data": {"object": {"id": session_id, "object": "checkout.session", "client_reference_id": link_id, "amount_total": amount, "currency": "inr", "payment_intent": pi, "payment_status": status, "created": int(time.time())}},
+        "id": event_id,
+        "object": "event",
+        "type": etype,
+        "data": {
+            "object": {
+                "id": session_id,
+                "object": "checkout.session",
+                "client_reference_id": link_id,
+                "amount_total": amount,
+                "currency": "inr",
+                "payment_intent": pi,
+                "payment_status": status,
+                "created": int(time.time()),
+            }
+        },
     }
 
 
@@ -159,7 +192,15 @@ def _session_event(session_id: str, link_id: str, amount: int, *, event_id: str 
 def stripe_session(world, link):
     """A checkout session as if created at Stripe for this link."""
     with workspace_context(world.a):
-        return CheckoutSession.objects.create(workspace=world.a, link=link.link, provider="stripe", provider_session_id="cs_test_1", amount_minor=200_000, currency="INR", idempotency_key="k1")
+        return CheckoutSession.objects.create(
+            workspace=world.a,
+            link=link.link,
+            provider="stripe",
+            provider_session_id="cs_test_1",
+            amount_minor=200_000,
+            currency="INR",
+            idempotency_key="k1",
+        )
 
 
 @override_settings(STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
@@ -167,11 +208,22 @@ def test_forged_or_stale_signatures_get_400_and_change_nothing(world, debt, stri
     c = HttpClient()
     payload = _session_event("cs_test_1", str(stripe_session.link_id), 200_000)
     body, header = _signed(payload, secret="whsec_wrong")
-    assert c.post("/webhooks/stripe/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header).status_code == 400
+    assert (
+        c.post("/webhooks/stripe/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header).status_code
+        == 400
+    )
     assert c.post("/webhooks/stripe/", json.dumps(payload), content_type="application/json").status_code == 400
     assert _post(c, payload, timestamp=int(time.time()) - 3600).status_code == 400
     tampered_body, header = _signed(payload)
-    assert c.post("/webhooks/stripe/", tampered_body.replace(b"200000", b"900000"), content_type="application/json", HTTP_STRIPE_SIGNATURE=header).status_code == 400
+    assert (
+        c.post(
+            "/webhooks/stripe/",
+            tampered_body.replace(b"200000", b"900000"),
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=header,
+        ).status_code
+        == 400
+    )
     assert WebhookEvent.objects.count() == 0
     with workspace_context(world.a):
         assert Debt.objects.get(pk=debt.pk).balance_minor == 500_000
@@ -183,7 +235,9 @@ def test_one_hundred_deliveries_post_one_payment(world, debt, stripe_session):
     for i in range(100):
         # the same event replayed, and the same payment in differently-numbered events
         eid = "evt_same" if i % 2 else f"evt_{i}"
-        assert _post(c, _session_event("cs_test_1", str(stripe_session.link_id), 200_000, event_id=eid)).status_code == 200
+        assert (
+            _post(c, _session_event("cs_test_1", str(stripe_session.link_id), 200_000, event_id=eid)).status_code == 200
+        )
     with workspace_context(world.a):
         assert LedgerEntry.objects.filter(debt=debt, kind="payment").count() == 1
         assert Debt.objects.get(pk=debt.pk).balance_minor == 300_000
@@ -216,7 +270,20 @@ def test_concurrent_deliveries_post_one_payment(transactional_db, pg, world, deb
 @override_settings(STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
 def test_refund_after_payment_and_refund_before_payment(world, debt, stripe_session):
     c = HttpClient()
-    refund = {"id": "evt_r1", "type": "charge.refunded", "object": "event", "data": {"object": {"id": "ch_1", "object": "charge", "payment_intent": "pi_123", "amount_refunded": 50_000, "refunds": {"data": [{"id": "re_1", "amount": 50_000}]}}}}
+    refund = {
+        "id": "evt_r1",
+        "type": "charge.refunded",
+        "object": "event",
+        "data": {
+            "object": {
+                "id": "ch_1",
+                "object": "charge",
+                "payment_intent": "pi_123",
+                "amount_refunded": 50_000,
+                "refunds": {"data": [{"id": "re_1", "amount": 50_000}]},
+            }
+        },
+    }
     # Out of order: the refund arrives first and waits.
     assert _post(c, refund).json()["outcome"].startswith("deferred")
     _post(c, _session_event("cs_test_1", str(stripe_session.link_id), 200_000))
@@ -231,7 +298,12 @@ def test_refund_after_payment_and_refund_before_payment(world, debt, stripe_sess
 def test_chargeback_reverses_the_payment_and_opens_a_dispute(world, debt, stripe_session):
     c = HttpClient()
     _post(c, _session_event("cs_test_1", str(stripe_session.link_id), 200_000))
-    dispute = {"id": "evt_d1", "type": "charge.dispute.created", "object": "event", "data": {"object": {"id": "dp_1", "object": "dispute", "payment_intent": "pi_123", "amount": 200_000}}}
+    dispute = {
+        "id": "evt_d1",
+        "type": "charge.dispute.created",
+        "object": "event",
+        "data": {"object": {"id": "dp_1", "object": "dispute", "payment_intent": "pi_123", "amount": 200_000}},
+    }
     _post(c, dispute)
     _post(c, dispute)
     with workspace_context(world.a):
@@ -244,7 +316,17 @@ def test_chargeback_reverses_the_payment_and_opens_a_dispute(world, debt, stripe
 def test_async_payment_failure_posts_nothing(world, debt, stripe_session):
     c = HttpClient()
     _post(c, _session_event("cs_test_1", str(stripe_session.link_id), 200_000, status="unpaid"))
-    _post(c, _session_event("cs_test_1", str(stripe_session.link_id), 200_000, event_id="evt_f", etype="checkout.session.async_payment_failed", status="unpaid"))
+    _post(
+        c,
+        _session_event(
+            "cs_test_1",
+            str(stripe_session.link_id),
+            200_000,
+            event_id="evt_f",
+            etype="checkout.session.async_payment_failed",
+            status="unpaid",
+        ),
+    )
     with workspace_context(world.a):
         assert LedgerEntry.objects.filter(debt=debt, kind="payment").count() == 0
         assert CheckoutSession.objects.get(pk=stripe_session.pk).status == "failed"
@@ -282,7 +364,9 @@ def test_reconciliation_expires_stale_links(world, link):
 
 
 def test_payment_link_api_contract_and_tenancy(world, debt):
-    r = api(world.key_a).post("/api/v1/payment-links/", {"debt": str(debt.pk), "amount": "250.00"}, content_type="application/json")
+    r = api(world.key_a).post(
+        "/api/v1/payment-links/", {"debt": str(debt.pk), "amount": "250.00"}, content_type="application/json"
+    )
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["status"] == "active" and re.search(r"/pay/[A-Za-z0-9_-]{22,}/$", body["url"]) and body["id"]
@@ -290,7 +374,9 @@ def test_payment_link_api_contract_and_tenancy(world, debt):
     assert r.status_code == 201
     r = api(world.key_b).post("/api/v1/payment-links/", {"debt": str(debt.pk)}, content_type="application/json")
     assert r.status_code == 400 and "debt" in r.json()["error"]["fields"]
-    r = api(world.key_a).post("/api/v1/payment-links/", {"debt": str(debt.pk), "amount": "0.50"}, content_type="application/json")
+    r = api(world.key_a).post(
+        "/api/v1/payment-links/", {"debt": str(debt.pk), "amount": "0.50"}, content_type="application/json"
+    )
     assert r.status_code == 400 and "amount" in r.json()["error"]["fields"]
 
 
@@ -312,5 +398,10 @@ def test_remittance_statement_for_a_client_scoped_key(world, debt):
         scoped = api_key_create(workspace=world.a, name="bank", client=Client.objects.get(reference="SAHYADRI")).secret
     statement = api(scoped).get("/api/v1/remittance/").json()
     (row,) = statement["clients"]
-    assert (row["client_ref"], row["collected"], row["commission"], row["net"]) == ("SAHYADRI", "1000.00", "150.00", "850.00")
+    assert (row["client_ref"], row["collected"], row["commission"], row["net"]) == (
+        "SAHYADRI",
+        "1000.00",
+        "150.00",
+        "850.00",
+    )
     assert api(world.key_b).get("/api/v1/remittance/", {"client": row["client_id"]}).status_code == 400

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="Display name")
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--password", help="Owner's password (required if the owner is a new user)")
-        parser.add_argument("--jurisdiction", default="IN", choices=sorted(PROFILES), help="Jurisdiction profile (default IN)")
+        parser.add_argument(
+            "--jurisdiction", default="IN", choices=sorted(PROFILES), help="Jurisdiction profile (default IN)"
+        )
         parser.add_argument("--currency", help="ISO 4217 (default: the jurisdiction's)")
         parser.add_argument("--timezone", help="IANA zone (default: the jurisdiction's)")
 
@@ -35,9 +37,13 @@ class Command(BaseCommand):
         try:
             with request_info(source="cli"):
                 ws = workspace_create(
-                    slug=opts["slug"], name=opts["name"], owner_email=opts["owner_email"],
-                    owner_password=opts["password"], jurisdiction=opts["jurisdiction"],
-                    currency=opts["currency"], timezone_name=opts["timezone"],
+                    slug=opts["slug"],
+                    name=opts["name"],
+                    owner_email=opts["owner_email"],
+                    owner_password=opts["password"],
+                    jurisdiction=opts["jurisdiction"],
+                    currency=opts["currency"],
+                    timezone_name=opts["timezone"],
                 )
         except ValidationError as exc:
             raise CommandError(one_line(exc)) from exc

@@ -16,13 +16,21 @@ DEMO_PASSWORD = "collectpro-demo-2026"  # noqa: S105  (public demo login, printe
 
 WORKSPACES = [
     {
-        "slug": "acme-collections", "name": "Acme Collections (Mumbai)", "jurisdiction": "IN",
+        "slug": "acme-collections",
+        "name": "Acme Collections (Mumbai)",
+        "jurisdiction": "IN",
         "owner": "owner@acme.example",
-        "members": [("manager@acme.example", Role.MANAGER), ("agent@acme.example", Role.AGENT), ("auditor@acme.example", Role.AUDITOR)],
+        "members": [
+            ("manager@acme.example", Role.MANAGER),
+            ("agent@acme.example", Role.AGENT),
+            ("auditor@acme.example", Role.AUDITOR),
+        ],
         "clients": [("Sahyadri Bank", "SAHYADRI", 1500), ("Konkan Telecom", "KONKAN", 2000)],
     },
     {
-        "slug": "liberty-recovery", "name": "Liberty Recovery (Austin, TX)", "jurisdiction": "US",
+        "slug": "liberty-recovery",
+        "name": "Liberty Recovery (Austin, TX)",
+        "jurisdiction": "US",
         "owner": "owner@liberty.example",
         "members": [("agent@liberty.example", Role.AGENT)],
         "clients": [("Lone Star Credit Union", "LSCU", 1800)],
@@ -35,7 +43,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default=DEMO_PASSWORD, help="Password for every demo user")
-        parser.add_argument("--accounts", type=int, default=2000, help="Debts in the first demo workspace (the second gets 60%%; default 2000; 0 for none)")
+        parser.add_argument(
+            "--accounts",
+            type=int,
+            default=2000,
+            help="Debts in the first demo workspace (the second gets 60%%; default 2000; 0 for none)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         password = opts["password"]
@@ -49,7 +62,13 @@ class Command(BaseCommand):
                     ws = Workspace.objects.get(slug=spec["slug"])
                     count = opts["accounts"] if n == 0 else max(1, opts["accounts"] * 3 // 5)
                     self.stderr.write(f"Seeding {count} accounts into {ws.slug} (once)…")
-                    seed_portfolio(workspace=ws, client_refs=[str(ref) for _, ref, _ in spec["clients"]], count=count, seed=n + 1, progress=self.stderr.write)
+                    seed_portfolio(
+                        workspace=ws,
+                        client_refs=[str(ref) for _, ref, _ in spec["clients"]],
+                        count=count,
+                        seed=n + 1,
+                        progress=self.stderr.write,
+                    )
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Demo ready. Sign in at /accounts/login/ with any of:"))
         for spec in WORKSPACES:
@@ -64,12 +83,17 @@ class Command(BaseCommand):
         ws = Workspace.objects.filter(slug=spec["slug"]).first()
         if ws is None:
             ws = workspace_create(
-                slug=spec["slug"], name=spec["name"], owner_email=spec["owner"],
-                owner_password=password, jurisdiction=spec["jurisdiction"],
+                slug=spec["slug"],
+                name=spec["name"],
+                owner_email=spec["owner"],
+                owner_password=password,
+                jurisdiction=spec["jurisdiction"],
             )
         with workspace_context(ws):
             for email, role in spec["members"]:
-                user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, password=password)
+                user = User.objects.filter(email=email).first() or User.objects.create_user(
+                    email=email, password=password
+                )
                 if not ws_has_member(ws, user):
                     membership_add(workspace=ws, user=user, role=role)
             from debtors.selectors import client_get_by_reference

@@ -21,7 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("slug", nargs="?", help="Only this workspace")
         parser.add_argument("--batch-size", type=int, default=500)
         parser.add_argument("--max-batches", type=int, help="Stop after this many batches per workspace (throttling)")
-        parser.add_argument("--new-workspace-keys", action="store_true", help="Also replace workspace keys already under the primary master key")
+        parser.add_argument(
+            "--new-workspace-keys",
+            action="store_true",
+            help="Also replace workspace keys already under the primary master key",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -37,11 +41,18 @@ class Command(BaseCommand):
         total = sum(pending_count(ws) for ws in workspaces)
         self.stderr.write(f"Primary master key: {primary}. Subject keys to re-wrap: {total}.")
         result = RotationResult()
-        with tqdm(total=total, unit="key", disable=opts["no_progress"], file=self.stderr) as bar, request_info(source="cli"):
+        with (
+            tqdm(total=total, unit="key", disable=opts["no_progress"], file=self.stderr) as bar,
+            request_info(source="cli"),
+        ):
             for ws in workspaces:
                 rotate_workspace(
-                    ws, batch_size=opts["batch_size"], max_batches=opts["max_batches"],
-                    new_workspace_key=opts["new_workspace_keys"], on_batch=bar.update, result=result,
+                    ws,
+                    batch_size=opts["batch_size"],
+                    max_batches=opts["max_batches"],
+                    new_workspace_key=opts["new_workspace_keys"],
+                    on_batch=bar.update,
+                    result=result,
                 )
         self.stdout.write(
             f"Re-wrapped {result.rewrapped} subject keys in {result.workspaces} workspaces; "
@@ -52,4 +63,6 @@ class Command(BaseCommand):
         if result.remaining:
             self.stdout.write(self.style.WARNING("Not finished: run rotate_keys again to continue."))
         elif set(in_use) <= {primary}:
-            self.stdout.write(self.style.SUCCESS("Done. Older master keys can now be removed from FIELD_ENCRYPTION_KEYS."))
+            self.stdout.write(
+                self.style.SUCCESS("Done. Older master keys can now be removed from FIELD_ENCRYPTION_KEYS.")
+            )
