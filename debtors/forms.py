@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -27,7 +27,8 @@ class QueueFilterForm(forms.Form):
     def __init__(self, *args: Any, clients: Any = (), agents: Any = (), show_agent: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["client"].choices = [("", "Any client")] + [(str(c.pk), c.name) for c in clients]  # type: ignore[attr-defined]
-        self.fields["agent"].choices = [("", "Anyone"), ("none", "Unassigned")] + [
+        agent_field = cast(forms.ChoiceField, self.fields["agent"])
+        agent_field.choices = [("", "Anyone"), ("none", "Unassigned")] + [
             (str(m.user_id), m.user.email) for m in agents
         ]  # type: ignore[attr-defined]
         if not show_agent:

@@ -353,9 +353,10 @@ class _SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
 
 def _sub_schema(cls: type[_SubResourceApi], noun: str) -> type[_SubResourceApi]:
     cls.get = extend_schema(summary=f"List the debt's {noun}", responses=cls.output(many=True))(cls.get)  # type: ignore[method-assign]
-    cls.post = extend_schema(summary=f"Create a {noun.rstrip('s')}", request=cls.input, responses={201: cls.output})(
-        cls.post
-    )  # type: ignore[method-assign]
+    create_schema = extend_schema(
+        summary=f"Create a {noun.rstrip('s')}", request=cls.input, responses={201: cls.output}
+    )
+    cls.post = create_schema(cls.post)  # type: ignore[method-assign]
     return cls
 
 
