@@ -25,6 +25,11 @@ from typing import Any, NamedTuple
 
 # The benchmarks ``python -m bench`` runs, in order.
 BENCHMARKS: tuple[str, ...] = ("crypto", "audit")
+# Run only when named (``python -m bench seed_million api_list pages``): PostgreSQL only,
+# minutes each, on a workspace of 1,000,000 debts seeded once and reused. A module may
+# set ``VENDORS`` (the database vendors it runs on; others skip it) and ``RUN_MODE``
+# (how a full run measures, for the results' header line).
+LARGE_BENCHMARKS: tuple[str, ...] = ("seed_million", "api_list", "pages")
 
 
 class Row(NamedTuple):

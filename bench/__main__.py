@@ -1,6 +1,8 @@
 """Run the benchmarks: ``python -m bench [NAME ...] [--quick] [--write | --no-write]``.
 
-* No names: every benchmark in ``bench.BENCHMARKS``; otherwise only those named.
+* No names: every benchmark in ``bench.BENCHMARKS``; otherwise only those named
+  (``bench.LARGE_BENCHMARKS`` run only when named; a module whose ``VENDORS`` does not
+  include the database's vendor is skipped, and one that returns no rows writes nothing).
 * Database: ``DATABASE_URL`` if set (its database name must contain "bench", because
   the run writes workspaces, keys and audit events into it; ``--any-database`` skips
   that check), otherwise a fresh SQLite file under ``var/bench/`` that is migrated
@@ -29,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import BENCHMARKS, Row
+from bench import BENCHMARKS, LARGE_BENCHMARKS, Row
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "PERFORMANCE.md"
@@ -43,7 +45,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="CollectPro benchmarks: rates as ratios against a baseline measured in the same run.",
     )
     parser.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)}; only when named: {', '.join(LARGE_BENCHMARKS)})",
     )
     parser.add_argument(
         "--quick", action="store_true", help="short repeats (a smoke test, ~20 s); not written to the docs"
@@ -60,10 +65,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep-db", action="store_true", help="keep the throwaway SQLite file under var/bench/")
     parser.add_argument("--any-database", action="store_true", help='allow a DATABASE_URL whose name lacks "bench"')
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in BENCHMARKS]
+    known = BENCHMARKS + LARGE_BENCHMARKS
+    unknown = [n for n in args.names if n not in known]
     if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
-    args.names = [n for n in BENCHMARKS if n in args.names] if args.names else list(BENCHMARKS)
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from {', '.join(known)})")
+    args.names = [n for n in known if n in args.names] if args.names else list(BENCHMARKS)
     if args.write is None:
         args.write = not args.quick
     return args
@@ -296,15 +302,27 @@ def main(argv: list[str]) -> int:
         blocks: dict[str, str] = {}
         failed = []
         for name in args.names:
+            vendors = getattr(importlib.import_module(f"bench.{name}"), "VENDORS", None)
+            if vendors is not None and vendor not in vendors:
+                print(f"\n== {name}: skipped (runs on {', '.join(vendors)}, not {vendor})")
+                continue
             rows, seconds = run_benchmark(name, args.quick)
             if rows is None:
                 failed.append(name)
                 print(f"\n== {name}: FAILED after {seconds:.1f} s", file=sys.stderr)
                 continue
+            if not rows:
+                print(f"\n== {name}: nothing measured ({seconds:.1f} s)")
+                continue
             print_table(f"{name} on {VENDOR_NAMES.get(vendor, vendor)} ({seconds:.1f} s)", rows)
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            run_mode = getattr(importlib.import_module(f"bench.{name}"), "RUN_MODE", None)
             blocks[f"{name}:{vendor}"] = markdown_block(
-                rows, stamp=stamp, database=database, machine=machine, mode=mode
+                rows,
+                stamp=stamp,
+                database=database,
+                machine=machine,
+                mode=f"{'quick' if args.quick else 'full'} run, {run_mode}" if run_mode else mode,
             )
     finally:
         if sqlite_file is not None and not args.keep_db:

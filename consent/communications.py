@@ -2,7 +2,7 @@
 
 Every email and SMS carries a working one-click opt-out link (12 CFR 1006.6(e));
 email also carries RFC 8058 List-Unsubscribe headers. Sending always goes through
-``contact_decide``: a refusal is recorded and nothing is sent.
+``contact_gate``: a refusal is recorded and nothing is sent.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import MessageTemplate
-from consent.services import ContactRefused, contact_decide
+from consent.services import contact_gate
 from debtors.models import Communication, Debt
 from debtors.services.ledger import debt_event
 from debtors.services.money import from_minor
-from debtors.services.records import communication_refused
 
 log = logging.getLogger(__name__)
 OPT_OUT_SALT = "collectpro.optout"
@@ -135,17 +134,7 @@ def communication_send(
     """Send a templated message if, and only if, the contact rules allow it now."""
     at = at or timezone.now()
     debt = Debt.objects.for_workspace(debt.workspace_id).select_related("debtor", "client", "workspace").get(pk=debt.pk)
-    decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
-    if not decision.allowed:
-        communication_refused(
-            debt=debt,
-            channel=channel,
-            reasons=[r.as_dict() for r in decision.reasons],
-            template=template_name,
-            actor=actor,
-            at=at,
-        )
-        raise ContactRefused(decision)
+    contact_gate(debt=debt, channel=channel, at=at, actor=actor, template=template_name)
     template = template_for(
         workspace_id=debt.workspace_id,
         name=template_name,

@@ -215,3 +215,22 @@ def disclosure_record(
             metadata={"recipient_type": recipient_type, "categories": sorted(set(categories))},
         )
     return disclosure
+
+
+def contact_gate(*, debt: Any, channel: str, at: datetime, actor: Any = None, template: str = "") -> Decision:
+    """The gate every outbound contact passes: decide and record; if refused, store
+    the refused contact with its reasons and raise ``ContactRefused`` (nothing is sent)."""
+    from debtors.services.records import communication_refused
+
+    decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
+    if not decision.allowed:
+        communication_refused(
+            debt=debt,
+            channel=channel,
+            reasons=[r.as_dict() for r in decision.reasons],
+            template=template,
+            actor=actor,
+            at=at,
+        )
+        raise ContactRefused(decision)
+    return decision

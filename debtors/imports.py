@@ -1147,3 +1147,23 @@ def generate_placements_csv(path: Any, rows: int, *, clients: list[str], seed: i
                     clients[i % len(clients)],
                 ]
             )
+
+
+def rejects_download(job: PlacementImport) -> Any:
+    """The rejects CSV of a job as a download, audited (it holds rows as uploaded)."""
+    from django.http import FileResponse, Http404
+
+    from audit import actions
+    from audit.services import record_personal_data_access
+
+    if not job.rejects_storage_name:
+        raise Http404("This import rejected no rows")
+    record_personal_data_access(
+        subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD
+    )
+    return FileResponse(
+        default_storage.open(job.rejects_storage_name, "rb"),
+        content_type="text/csv",
+        as_attachment=True,
+        filename=f"rejects-{job.pk}.csv",
+    )

@@ -545,15 +545,9 @@ def placement_detail(
 def placement_rejects(
     request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
 ) -> FileResponse:
+    from debtors.imports import rejects_download
+
     job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
-    if job is None or not job.rejects_storage_name:
-        raise Http404("No rejects")
-    record_personal_data_access(
-        subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD
-    )
-    return FileResponse(
-        default_storage.open(job.rejects_storage_name, "rb"),
-        content_type="text/csv",
-        as_attachment=True,
-        filename=f"rejects-{job.pk}.csv",
-    )
+    if job is None:
+        raise Http404("No such import")
+    return rejects_download(job)  # type: ignore[no-any-return]

@@ -579,17 +579,6 @@ class PlacementRejectsApi(PlacementDetailApi):
         responses={(200, "text/csv"): bytes},
     )
     def get(self, request: Request, id: str) -> FileResponse:  # type: ignore[override]
-        from django.core.files.storage import default_storage
+        from debtors.imports import rejects_download
 
-        job = self.job(id)
-        if not job.rejects_storage_name:
-            raise Http404("This import rejected no rows")
-        record_personal_data_access(
-            subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD
-        )
-        return FileResponse(
-            default_storage.open(job.rejects_storage_name, "rb"),
-            content_type="text/csv",
-            as_attachment=True,
-            filename=f"rejects-{job.pk}.csv",
-        )
+        return rejects_download(self.job(id))  # type: ignore[no-any-return]

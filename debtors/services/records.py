@@ -156,19 +156,9 @@ def communication_log(
         raise ValidationError({"direction": "Use outbound or inbound."})
     at = at or timezone.now()
     if direction == "outbound" and check_rules:
-        from consent.services import ContactRefused, contact_decide
+        from consent.services import contact_gate
 
-        decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
-        if not decision.allowed:
-            communication_refused(
-                debt=debt,
-                channel=channel,
-                reasons=[r.as_dict() for r in decision.reasons],
-                template=template,
-                actor=actor,
-                at=at,
-            )
-            raise ContactRefused(decision)
+        contact_gate(debt=debt, channel=channel, at=at, actor=actor, template=template)
     with transaction.atomic():
         comm = Communication(
             workspace_id=debt.workspace_id,
