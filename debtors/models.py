@@ -265,8 +265,16 @@ class Debt(TenantModel):
             )
         ]
         indexes = [
-            models.Index(fields=["workspace", "status", "-priority_score"]),
-            models.Index(fields=["workspace", "assigned_agent", "-priority_score"]),
+            # The work queue's default order (keyset pagination walks these).
+            models.Index(fields=["workspace", "-priority_score", "-balance_minor", "-id"], name="debt_queue_priority"),
+            models.Index(
+                fields=["workspace", "status", "-priority_score", "-balance_minor", "-id"], name="debt_queue_status"
+            ),
+            models.Index(
+                fields=["workspace", "assigned_agent", "-priority_score", "-balance_minor", "-id"],
+                name="debt_queue_agent",
+            ),
+            models.Index(fields=["workspace", "-balance_minor", "-id"], name="debt_queue_balance"),
             models.Index(fields=["workspace", "client", "status"]),
             models.Index(fields=["workspace", "due_date"]),
             models.Index(fields=["workspace", "debtor"]),

@@ -13,7 +13,7 @@ from django.db.models import F, Q, QuerySet
 
 from accounts.models import Workspace
 from debtors.models import Debt
-from debtors.selectors import debts_visible_to, exact_search_filter
+from debtors.selectors import debt_search_filter, debts_visible_to
 
 # order name → (fields, label). Each ends with "id" so the order is total.
 ORDERINGS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -60,9 +60,14 @@ def _decode_cursor(cursor: str) -> list[Any] | None:
         return None
 
 
+def _nullable(name: str) -> bool:
+    return bool(Debt._meta.get_field(name).null)
+
+
 def _after(fields: tuple[str, ...], values: list[Any]) -> Q:
     """Rows strictly after ``values`` in the ordering (NULLs of nullable sort keys
-    are placed last, as the ORDER BY does)."""
+    are placed last, as the ORDER BY does). The first key also gets a plain bound
+    (``<=``/``>=``) so the database can start the index scan at the cursor."""
     q = Q()
     for i, field in enumerate(fields):
         name = field.lstrip("-")
@@ -74,8 +79,13 @@ def _after(fields: tuple[str, ...], values: list[Any]) -> Q:
                 eq &= Q(**{f"{f.lstrip('-')}__isnull": True})
         if value is None:
             continue  # nothing sorts after NULL except later keys (handled by eq chain)
-        step = Q(**{f"{name}__lt" if desc else f"{name}__gt": value}) | Q(**{f"{name}__isnull": True})
+        step = Q(**{f"{name}__lt" if desc else f"{name}__gt": value})
+        if _nullable(name):
+            step |= Q(**{f"{name}__isnull": True})
         q |= eq & step
+    first, first_value = fields[0].lstrip("-"), values[0]
+    if first_value is not None and not _nullable(first):
+        q &= Q(**{f"{first}__lte" if fields[0].startswith("-") else f"{first}__gte": first_value})
     return q
 
 
@@ -100,12 +110,20 @@ def queue(
     if filters.due_to:
         qs = qs.filter(due_date__lte=filters.due_to)
     if filters.q:
-        qs = qs.filter(exact_search_filter(workspace, filters.q, prefix="debtor__") | Q(reference=filters.q.strip()))
+        qs = qs.filter(debt_search_filter(workspace, filters.q))
     if cursor:
         values = _decode_cursor(cursor)
         if values is not None and len(values) == len(fields):
             qs = qs.filter(_after(fields, values))
-    ordering = [F(f[1:]).desc(nulls_last=True) if f.startswith("-") else F(f).asc(nulls_last=True) for f in fields]
+    # NULLS LAST only where a column can be NULL, so the B-tree indexes serve the ORDER BY.
+    ordering = [
+        (
+            F(f[1:]).desc(nulls_last=_nullable(f[1:]) or None)
+            if f.startswith("-")
+            else F(f).asc(nulls_last=_nullable(f) or None)
+        )
+        for f in fields
+    ]
     rows = list(qs.order_by(*ordering)[: page_size + 1])
     next_cursor = encode_cursor(rows[page_size - 1], order) if len(rows) > page_size else None
     return rows[:page_size], next_cursor

@@ -79,6 +79,19 @@ def exact_search_filter(workspace: Workspace, query: str, *, prefix: str = "") -
     return q
 
 
+def debt_search_filter(workspace: Workspace, query: str) -> Q:
+    """Debts of the debtors matching ``query`` exactly, or with that reference.
+    Two steps (debtors by blind index, then their debts) so each side uses its own
+    index instead of joining every debt to its debtor."""
+    term = query.strip()
+    ids = list(
+        Debtor.objects.for_workspace(workspace)
+        .filter(exact_search_filter(workspace, term))
+        .values_list("id", flat=True)[:1000]
+    )
+    return Q(debtor_id__in=ids) | Q(reference=term)
+
+
 # --- Debts -----------------------------------------------------------------
 
 
@@ -107,7 +120,7 @@ def debts_list(
     if due_to:
         qs = qs.filter(due_date__lte=due_to)
     if search:
-        qs = qs.filter(exact_search_filter(workspace, search, prefix="debtor__") | Q(reference=search.strip()))
+        qs = qs.filter(debt_search_filter(workspace, search))
     return qs
 
 
