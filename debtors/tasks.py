@@ -45,3 +45,21 @@ def placement_import_run(self: object, workspace_id: int, import_id: str) -> str
     with request_info(source="task"):
         job = placement_import_execute(workspace=workspace, import_id=import_id)
     return str(job.status)
+
+
+@shared_task
+def dashboard_warm_all() -> int:
+    ids = list(Workspace.objects.values_list("pk", flat=True))
+    for workspace_id in ids:
+        dashboard_warm.delay(workspace_id)
+    return len(ids)
+
+
+@shared_task
+def dashboard_warm(workspace_id: int) -> int:
+    """Recompute a workspace's dashboard figures so page views read them from cache."""
+    from debtors.dashboard import warm
+
+    workspace = Workspace.objects.get(pk=workspace_id)
+    with request_info(source="task"), workspace_context(workspace):
+        return warm(workspace=workspace)

@@ -305,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "debtors.tasks.collections_upkeep_all",
         "schedule": crontab(minute=15, hour="*"),  # hourly; each step is idempotent
     },
+    "dashboard-warm": {
+        "task": "debtors.tasks.dashboard_warm_all",
+        "schedule": crontab(minute="*"),
+    },
     "sequences-advance": {
         "task": "consent.tasks.sequences_advance_all",
         "schedule": crontab(minute="*/15"),
