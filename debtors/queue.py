@@ -61,7 +61,7 @@ def _decode_cursor(cursor: str) -> list[Any] | None:
 
 
 def _nullable(name: str) -> bool:
-    return bool(Debt._meta.get_field(name).null)
+    return bool(getattr(Debt._meta.get_field(name), "null", False))
 
 
 def _after(fields: tuple[str, ...], values: list[Any]) -> Q:
