@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -44,7 +45,13 @@ def normalise_phone(value: str, region: str | None = None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
 def _phone_or_text(value: str) -> str:
+    # Stored phones are already E.164 (normalised on entry): don't parse them twice.
+    if _E164.match(value):
+        return value
     try:
         return normalise_phone(value)
     except ValueError:

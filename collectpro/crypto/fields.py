@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.exceptions import FieldError
 from django.db import models
 
@@ -48,7 +47,7 @@ def aad_for(instance: models.Model, field_name: str) -> bytes:
 
 def encrypt_value(plaintext: str, *, key_id: str, key: bytes, aad: bytes) -> str:
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), aad)
+    sealed = keyring.aead_for(key).encrypt(nonce, plaintext.encode(), aad)
     return f"{PREFIX}{key_id}:{base64.b64encode(nonce + sealed).decode()}"
 
 
@@ -73,7 +72,7 @@ def decrypt_value(value: str, *, workspace_id: int, aad: bytes) -> str:
         # A value copied from another workspace names a data key that is not here.
         raise DecryptionError("ciphertext does not belong to this workspace") from exc
     try:
-        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad).decode()
+        return keyring.aead_for(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad).decode()
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError("ciphertext does not belong to this row, field or workspace") from exc
 
