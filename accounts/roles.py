@@ -69,9 +69,18 @@ def role_can(role: str, perm: str) -> bool:
     return perm in ROLE_PERMISSIONS.get(role, frozenset())
 
 
+# A client-scoped membership (a creditor's login) only reads its own portfolio,
+# whatever its role says: selectors narrow "every debt" to that client's debts.
+CLIENT_SCOPED_PERMISSIONS = frozenset({"workspace.view", "debts.view_all"})
+
+
 def can(membership: object | None, perm: str) -> bool:
     role = getattr(membership, "role", None)
-    return role is not None and role_can(role, perm)
+    if role is None or not role_can(role, perm):
+        return False
+    if getattr(membership, "client_id", None) is not None:
+        return perm in CLIENT_SCOPED_PERMISSIONS
+    return True
 
 
 def can_grant(granter_role: str, role: str) -> bool:

@@ -26,10 +26,11 @@ from typing import Any, NamedTuple
 # The benchmarks ``python -m bench`` runs, in order.
 BENCHMARKS: tuple[str, ...] = ("crypto", "audit")
 # Run only when named (``python -m bench seed_million api_list pages``): PostgreSQL only,
-# minutes each, on a workspace of 1,000,000 debts seeded once and reused. A module may
+# minutes each, on a workspace of 1,000,000 debts seeded once and reused (placements: a
+# 1,000,000-row import into a new workspace). A module may
 # set ``VENDORS`` (the database vendors it runs on; others skip it) and ``RUN_MODE``
 # (how a full run measures, for the results' header line).
-LARGE_BENCHMARKS: tuple[str, ...] = ("seed_million", "api_list", "pages")
+LARGE_BENCHMARKS: tuple[str, ...] = ("seed_million", "api_list", "pages", "placements")
 
 
 class Row(NamedTuple):

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
@@ -137,7 +138,8 @@ urlpatterns = [
     path("pay/<str:token>/privacy/", payment_views.pay_privacy, name="pay_privacy"),
     path("pay/<str:token>/consent-proof.csv", payment_views.pay_consent_proof, name="pay_consent_proof"),
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
-    path("webhooks/anymail/", include("anymail.urls")),
+    # Delivery/bounce webhooks exist only with a shared secret: anyone could post them otherwise.
+    *([path("webhooks/anymail/", include("anymail.urls"))] if settings.ANYMAIL.get("WEBHOOK_SECRET") else []),
     path("optout/<str:token>/", consent_views.opt_out, name="opt_out"),
     path("legal/cookies/", consent_public.cookies_page, name="cookies_page"),
     path("legal/sub-processors/", consent_public.sub_processors_page, name="sub_processors"),

@@ -161,7 +161,7 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
     audit_record(
         action="debts.exported",
         workspace=workspace,
-        metadata={"rows": len(rows), "query": request.GET.urlencode()[:200]},
+        metadata={"rows": len(rows), "filters": sorted(k for k in request.GET if k != "q")},
     )
 
     class Echo:

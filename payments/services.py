@@ -310,6 +310,14 @@ def payment_process(payment: ProviderPayment, *, provider: str) -> ProcessResult
             except ValidationError as exc:
                 # Money arrived for a closed debt: keep the books honest, flag it.
                 return ProcessResult(None, False, "; ".join(exc.messages))
+            if created and link.purpose == LinkPurpose.SETTLEMENT and link.offer_id:
+                from debtors.services.offers import offer_settle
+
+                try:
+                    with transaction.atomic():
+                        offer_settle(offer=SettlementOffer.objects.get(pk=link.offer_id))
+                except ValidationError:
+                    pass  # paid after expiry or partly: the payment stands, the offer doesn't
             if created:
                 if link.purpose != LinkPurpose.CUSTOM or amount_due(link) <= 0:
                     PaymentLink.objects.filter(pk=link.pk, status=LinkStatus.ACTIVE).update(

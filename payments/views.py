@@ -251,6 +251,11 @@ def pay_privacy(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def _session_debt_id(session: CheckoutSession) -> Any:
+    with workspace_context(session.workspace):
+        return PaymentLink.objects.filter(pk=session.link_id).values_list("debt_id", flat=True).first()
+
+
 def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
     """The sandbox provider's own checkout page. 'Pay' completes the payment through
     payment_process, exactly like a provider webhook would."""
@@ -258,6 +263,10 @@ def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
     if session is None or session.provider != "sandbox":
         raise Http404("Unknown checkout")
     token = request.session.get("pay_return_token", "")
+    # Only the debtor who verified on this link's page (in this browser) may pay here.
+    link = services.link_by_token(token) if token else None
+    if link is None or link.debt_id != _session_debt_id(session) or not _verified(request, link):
+        raise Http404("Unknown checkout")
     if request.method == "POST":
         update_request_info(source="web")
         if request.POST.get("outcome") == "cancel":

@@ -27,3 +27,12 @@ CSRF_COOKIE_NAME = "__Host-csrftoken"
 # Brevo through django-anymail (delivery/bounce webhooks at /webhooks/anymail/brevo/tracking/).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="anymail.backends.brevo.EmailBackend")
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+
+# Real money only: the offline sandbox must be asked for by name in production.
+PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="stripe")
+if PAYMENT_PROVIDER == "sandbox" and not env.bool("PAYMENT_SANDBOX_IN_PRODUCTION", default=False):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "PAYMENT_PROVIDER=sandbox posts payments nobody made; set PAYMENT_SANDBOX_IN_PRODUCTION=true to run a demo."
+    )

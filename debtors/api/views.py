@@ -285,10 +285,19 @@ class PaymentCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
         data = s.PaymentInput(data=request.data, context=self.context_for(debt))
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        entry, _ = ledger.payment_record(
-            debt=debt, amount_minor=v["amount"], paid_on=v["paid_at"], method=v["method"], reference=v["reference"]
+        # An Idempotency-Key header makes a retried POST return the first payment.
+        idem = (request.headers.get("Idempotency-Key") or "").strip()[:80]
+        entry, created = ledger.payment_record(
+            debt=debt,
+            amount_minor=v["amount"],
+            paid_on=v["paid_at"],
+            method=v["method"],
+            reference=v["reference"],
+            external_id=f"manual:{debt.pk}:{idem}" if idem else None,
         )
-        return Response(s.LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class AdjustmentCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):

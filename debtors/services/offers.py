@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import Debt, DebtStatus, EntryKind, LedgerEntry, OfferStatus, SettlementOffer
+from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, EntryKind, LedgerEntry, OfferStatus, SettlementOffer
 from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event, entry_post
 
 
@@ -19,6 +19,10 @@ def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: 
         raise ValidationError({"expires_at": "The offer must expire in the future."})
     with transaction.atomic():
         debt = _lock(debt)
+        if debt.status in NOT_COLLECTABLE:
+            raise ValidationError(
+                {"debt": f"The debt is {debt.get_status_display().lower()}; it is not being collected."}
+            )
         if not 0 < amount_minor < debt.balance_minor:
             raise ValidationError({"amount": "A settlement is a positive amount below the balance."})
         discount_bps = round(10_000 * (debt.balance_minor - amount_minor) / debt.balance_minor)

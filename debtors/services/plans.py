@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import Debt, DebtStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
+from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
 from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
 
 FREQUENCIES = {"weekly": 7, "biweekly": 14, "monthly": None}
@@ -59,6 +59,10 @@ def plan_create(
         raise ValidationError({"first_due": "The first installment cannot be in the past."})
     with transaction.atomic():
         debt = _lock(debt)
+        if debt.status in NOT_COLLECTABLE:
+            raise ValidationError(
+                {"debt": f"The debt is {debt.get_status_display().lower()}; it is not being collected."}
+            )
         if total_minor > debt.balance_minor:
             raise ValidationError({"total": "The plan total exceeds the balance."})
         if PaymentPlan.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PlanStatus.ACTIVE).exists():

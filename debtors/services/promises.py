@@ -12,7 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
+from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
 from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
 
 
@@ -23,6 +23,10 @@ def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = 
         raise ValidationError({"due_on": "The promise date cannot be in the past."})
     with transaction.atomic():
         debt = _lock(debt)
+        if debt.status in NOT_COLLECTABLE:
+            raise ValidationError(
+                {"debt": f"The debt is {debt.get_status_display().lower()}; it is not being collected."}
+            )
         if amount_minor > debt.balance_minor:
             raise ValidationError({"amount": "The promise exceeds the balance."})
         PromiseToPay.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PromiseStatus.PENDING).update(

@@ -405,3 +405,49 @@ def test_remittance_statement_for_a_client_scoped_key(world, debt):
         "850.00",
     )
     assert api(world.key_b).get("/api/v1/remittance/", {"client": row["client_id"]}).status_code == 400
+
+
+def test_sandbox_checkout_needs_the_verified_debtor(world, debt, link):
+    path = link.url.replace("http://127.0.0.1:8000", "")
+    c = HttpClient()
+    _verify(c, path, "1990-05-17")
+    sandbox = c.post(path + "checkout/", {"option": "link"})["Location"]
+    stranger = HttpClient()
+    assert stranger.get(sandbox).status_code == 404
+    assert stranger.post(sandbox, {"outcome": "pay"}).status_code == 404
+    with workspace_context(world.a):
+        assert LedgerEntry.objects.filter(debt=debt, kind="payment").count() == 0
+
+
+def test_paying_a_settlement_link_settles_the_debt(world, debt):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from debtors.services.offers import offer_create
+
+    with workspace_context(world.a):
+        offer = offer_create(debt=debt, amount_minor=300_000, expires_at=timezone.now() + timedelta(days=7))
+        issued = payment_link_create(debt=debt, purpose="settlement", offer=offer)
+    path = issued.url.replace("http://127.0.0.1:8000", "")
+    c = HttpClient()
+    _verify(c, path, "1990-05-17")
+    sandbox = c.post(path + "checkout/", {"option": "link"})["Location"]
+    c.post(sandbox, {"outcome": "pay"})
+    with workspace_context(world.a):
+        d = Debt.objects.get(pk=debt.pk)
+        assert (d.status, d.balance_minor) == ("settled", 0)
+
+
+def test_manual_payment_with_an_idempotency_key_posts_once(world, debt):
+    c = api(world.key_a)
+    for _ in range(3):
+        r = c.post(
+            f"/api/v1/debts/{debt.pk}/payments/",
+            {"amount": "10.00"},
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="retry-1",
+        )
+        assert r.status_code in (200, 201)
+    with workspace_context(world.a):
+        assert LedgerEntry.objects.filter(debt=debt, kind="payment").count() == 1
