@@ -52,6 +52,7 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("debts/<uuid:debt_id>/", debtor_views.debt_detail, name="debt_detail"),
     path("debts/<uuid:debt_id>/reveal/", debtor_views.debtor_reveal, name="debtor_reveal"),
     path("debts/<uuid:debt_id>/assign/", debtor_views.debt_assign, name="debt_assign"),
+    path("debts/<uuid:debt_id>/minor-review/", debtor_views.debtor_minor_review, name="debtor_minor_review"),
     path("debts/<uuid:debt_id>/plan-preview/", debtor_views.plan_preview, name="plan_preview"),
     path("debts/<uuid:debt_id>/documents/", debtor_views.document_upload, name="document_upload"),
     path(

@@ -551,3 +551,20 @@ def placement_rejects(
     if job is None:
         raise Http404("No such import")
     return rejects_download(job)  # type: ignore[no-any-return]
+
+
+@require_POST
+@workspace_view("debts.assign")
+def debtor_minor_review(
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
+) -> HttpResponse:
+    """A manager clears the under-18 hold after checking the debtor's age (or keeps it)."""
+    from debtors.services.debtors import debtor_review_minor
+
+    debt = _visible_debt(workspace, membership, debt_id)
+    if request.POST.get("confirmed_adult") != "yes":
+        messages.error(request, "Tick the box to confirm you checked the debtor is 18 or over.")
+    else:
+        debtor_review_minor(debtor=debt.debtor, actor=_user(request), confirmed_adult=True)
+        messages.success(request, "Under-18 flag cleared. Move the debt to active to start collecting.")
+    return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)

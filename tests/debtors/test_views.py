@@ -172,3 +172,37 @@ def test_other_workspace_gets_404_on_every_debt_page(world, floor):
     for url in (f"/w/acme/debts/{debt.pk}/", "/w/acme/debts/", "/w/acme/placements/"):
         assert c.get(url).status_code == 404
     assert login(world.bob).get(f"/w/globex/debts/{debt.pk}/").status_code == 404
+
+
+def test_manager_clears_the_under_18_hold_after_checking(world, floor):
+    from datetime import date
+
+    from debtors.services.debtors import DebtorInput, debtor_create
+    from debtors.services.debts import DebtInput, debt_create
+
+    with workspace_context(world.a):
+        minor = debtor_create(
+            workspace=world.a, data=DebtorInput(full_name="Young One", date_of_birth=date(2015, 1, 1))
+        )
+        debt = debt_create(
+            workspace=world.a,
+            client=Client.objects.get(reference="SAHYADRI"),
+            debtor=minor,
+            data=DebtInput(reference="MINOR-1", original_amount_minor=100, currency="INR"),
+        )
+    assert debt.status == "on_hold"
+    manager = login(floor["manager"])
+    page = manager.get(f"/w/acme/debts/{debt.pk}/").content.decode()
+    assert "Clear the under-18 flag" in page
+    assert (
+        login(floor["agent"]).post(f"/w/acme/debts/{debt.pk}/minor-review/", {"confirmed_adult": "yes"}).status_code
+        == 403
+    )
+    manager.post(f"/w/acme/debts/{debt.pk}/minor-review/", {})  # not ticked: nothing changes
+    with workspace_context(world.a):
+        assert Debt.objects.select_related("debtor").get(pk=debt.pk).debtor.is_minor
+    manager.post(f"/w/acme/debts/{debt.pk}/minor-review/", {"confirmed_adult": "yes"})
+    r = manager.post(f"/w/acme/debts/{debt.pk}/actions/status/", {"status": "active"})
+    assert r.status_code == 302
+    with workspace_context(world.a):
+        assert Debt.objects.get(pk=debt.pk).status == "active"
