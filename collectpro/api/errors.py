@@ -1,14 +1,20 @@
 """One documented error format for the whole API:
 
-{"error": {"code": "validation_error", "message": "...",
+{"error": {"code": "invalid", "message": "Some fields are invalid.",
            "fields": {"amount": ["Ensure ..."]}}}
+
+``code`` is DRF's code for the exception (``invalid``, ``not_authenticated``,
+``permission_denied``, ``not_found``, ``throttled``…); field errors always come
+with ``fields``. Contact refusals (409) add ``reasons``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,8 +25,10 @@ def _as_drf(exc: Exception) -> Exception:
         if hasattr(exc, "error_dict"):
             return exceptions.ValidationError(exc.message_dict)
         return exceptions.ValidationError({"non_field_errors": exc.messages})
-    if isinstance(exc, PermissionError):
+    if isinstance(exc, PermissionError | DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or None)
     return exc
 
 

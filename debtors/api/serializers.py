@@ -22,6 +22,7 @@ from debtors.models import (
     PromiseToPay,
     SettlementOffer,
 )
+from debtors.services.money import from_minor
 
 # --- Debtors ---------------------------------------------------------------
 
@@ -285,9 +286,16 @@ class CommunicationOutput(serializers.ModelSerializer[Communication]):
 
 
 class TimelineOutput(serializers.ModelSerializer[DebtEvent]):
+    amount = serializers.SerializerMethodField(help_text="Decimal string in the debt's currency, or null")
+
     class Meta:
         model = DebtEvent
-        fields = ["id", "kind", "summary", "amount_minor", "object_type", "object_id", "created_at"]
+        fields = ["id", "kind", "summary", "amount", "object_type", "object_id", "created_at"]
+
+    def get_amount(self, event: DebtEvent) -> str | None:
+        if event.amount_minor is None:
+            return None
+        return from_minor(event.amount_minor, self.context["currency"])
 
 
 # --- Placements --------------------------------------------------------------

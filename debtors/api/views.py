@@ -521,7 +521,9 @@ class TimelineApi(DebtScopedMixin, GenericAPIView[Any]):
 
     @extend_schema(summary="Everything that happened on the debt, newest first", responses=s.TimelineOutput(many=True))
     def get(self, request: Request, id: str) -> Response:
-        return Response(s.TimelineOutput(selectors.timeline_for_debt(debt=self.debt()), many=True).data)
+        debt = self.debt()
+        events = selectors.timeline_for_debt(debt=debt)
+        return Response(s.TimelineOutput(events, many=True, context=self.context_for(debt)).data)
 
 
 # --- Placements ------------------------------------------------------------------

@@ -220,3 +220,17 @@ def test_reading_a_debtor_is_audited_without_values(world):
         event = AuditEvent.objects.filter(action="personal_data.read", object_id=debtor["id"]).get()
     assert "asha@example.com" not in str(event.content())
     assert "email" in event.metadata["fields"]
+
+
+def test_timeline_amounts_are_decimal_strings_and_404s_say_not_found(world):
+    c = api(world.key_a)
+    debtor = _debtor(c)
+    debt = c.post(
+        "/api/v1/debts/",
+        {"debtor": debtor["id"], "reference": "TL-1", "original_amount": "1250.50", "currency": "INR"},
+        content_type="application/json",
+    ).json()
+    events = c.get(f"/api/v1/debts/{debt['id']}/timeline/").json()
+    assert "1250.50" in [e["amount"] for e in events]
+    r = api(world.key_b).get(f"/api/v1/debts/{debt['id']}/")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
