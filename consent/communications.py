@@ -19,6 +19,7 @@ from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import audit_record
 from consent.models import MessageTemplate
 from consent.services import contact_gate
 from debtors.models import Communication, Debt
@@ -167,6 +168,13 @@ def communication_send(
             f"{channel.title()} queued ({template.name} v{template.version})",
             obj=comm,
             actor=actor,
+        )
+        audit_record(
+            action="communication.queued",
+            workspace=debt.workspace_id,
+            obj=comm,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"channel": channel, "template": f"{template.name}@v{template.version}"},
         )
         from consent.tasks import deliver_communication
 

@@ -529,9 +529,16 @@ class Channel(models.TextChoices):
     purpose=COLLECTION_PURPOSE,
     recipients=("email/SMS providers",),
     fields={
+        "refusal_reasons": PD(
+            Category.CONTACT,
+            Basis.LEGAL_OBLIGATION,
+            COLLECTION_RECORDS,
+            Erasure.KEEP_UNTIL,
+            keep_law="12 CFR 1006.100 record keeping",
+        ),
         "content": PD(
             Category.COMMUNICATION, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE, sensitive=True
-        )
+        ),
     },
 )
 class Communication(TenantModel):
