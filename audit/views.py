@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import datetime, time
@@ -18,6 +17,7 @@ from audit import actions
 from audit.models import AuditEvent
 from audit.selectors import audit_events_for_workspace
 from audit.services import audit_record
+from collectpro.csv_stream import csv_line_writer
 from collectpro.tenancy.decorators import workspace_view
 
 
@@ -93,12 +93,8 @@ def audit_export(request: HttpRequest, workspace: Workspace, membership: Members
     events = list(_filtered(workspace, form)[:100_000])
     audit_record(action=actions.AUDIT_EXPORTED, workspace=workspace, metadata={"rows": len(events)})
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
     def rows() -> Iterator[str]:
-        writer = csv.writer(Echo())
+        writer = csv_line_writer()
         # Every hashed field, so an export can be re-verified outside CollectPro.
         yield writer.writerow(
             [

@@ -3,7 +3,6 @@ charts from ``debtors.charts``)."""
 
 from __future__ import annotations
 
-import csv
 import re
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from django.shortcuts import redirect, render
 from accounts.models import Membership, Workspace
 from accounts.roles import can
 from audit.services import audit_record
+from collectpro.csv_stream import csv_line_writer
 from collectpro.tenancy import workspace_context
 from collectpro.tenancy.decorators import workspace_view
 from debtors import dashboard as figures
@@ -317,11 +317,6 @@ def _parse_month(value: str, today: date) -> date | None:
     return date(int(match[1]), int(match[2]), 1)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @workspace_view()
 def client_statement(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponseBase:
     """A month's collections for one client as CSV (date, debt reference, kind,
@@ -343,7 +338,7 @@ def client_statement(request: HttpRequest, workspace: Workspace, membership: Mem
     user_id = membership.user_id
 
     def lines() -> Iterator[str]:
-        writer = csv.writer(_Echo())
+        writer = csv_line_writer()
         yield writer.writerow(STATEMENT_HEADER)
         # The stream is consumed after the request's tenant transaction has ended,
         # so it reads the ledger in a tenant context of its own, a chunk at a time.

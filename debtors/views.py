@@ -26,6 +26,7 @@ from accounts.roles import Role, can
 from accounts.selectors import members_list
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
+from collectpro.csv_stream import csv_line_writer
 from collectpro.tenancy.decorators import workspace_view
 from consent.services import ContactRefused
 from debtors import forms as f
@@ -164,12 +165,8 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
         metadata={"rows": len(rows), "filters": sorted(k for k in request.GET if k != "q")},
     )
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
     def stream() -> Iterator[str]:
-        w = csv.writer(Echo())
+        w = csv_line_writer()
         yield w.writerow(
             [
                 "reference",

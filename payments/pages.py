@@ -9,7 +9,6 @@ a redirect, so everything also works without JavaScript.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -30,6 +29,7 @@ from accounts.models import Membership, User, Workspace
 from accounts.roles import can
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
+from collectpro.csv_stream import csv_line_writer
 from collectpro.tenancy.decorators import workspace_view
 from consent.communications import communication_send
 from consent.models import MessageTemplate
@@ -483,11 +483,6 @@ def _csv_text(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @workspace_view("debts.view_all")
 def remittance_csv(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponseBase:
     """The statement as CSV (per client: collected, commission, net — no debtor
@@ -508,7 +503,7 @@ def remittance_csv(request: HttpRequest, workspace: Workspace, membership: Membe
     )
 
     def lines() -> Iterator[str]:
-        writer = csv.writer(_Echo())
+        writer = csv_line_writer()
         yield writer.writerow(REMITTANCE_HEADER)
         for r in rows:
             yield writer.writerow(
