@@ -38,7 +38,6 @@ import csv
 import io
 import logging
 import random
-import re
 import secrets
 import tempfile
 import uuid
@@ -58,9 +57,25 @@ from accounts.jurisdictions import profile_for
 from accounts.models import Workspace
 from audit.services import audit_record
 from collectpro.crypto import keyring
-from collectpro.crypto.fields import DecryptionError, EncryptedField
+from collectpro.crypto.fields import DecryptionError
+from collectpro.crypto.keyring import SubjectKeyMaker
 from collectpro.models import SubjectKey, uuid7
 from collectpro.tenancy import workspace_context
+from debtors.import_rows import (
+    COLUMNS,
+    REQUIRED,
+    SEALED_COLUMNS,
+    ImportContext,
+    PlacementRow,
+    PreparedChunk,
+    Record,
+    RowPool,
+    SealedDebtor,
+    default_workers,
+    prepare_chunk,
+    row_values,
+    seal_debtor,
+)
 from debtors.models import (
     Client,
     Debt,
@@ -73,33 +88,15 @@ from debtors.models import (
     LedgerEntry,
     PlacementImport,
 )
-from debtors.services.debtors import ADULT_AGE, DebtorInput, age_on, clean_debtor_input
-from debtors.services.money import MoneyError, exponent, from_minor, to_minor
+from debtors.services.debtors import ADULT_AGE, DebtorInput, age_on
+from debtors.services.money import from_minor
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
-    "external_ref",
-    "full_name",
-    "email",
-    "phone",
-    "address",
-    "date_of_birth",
-    "national_id",
-    "debt_reference",
-    "amount",
-    "currency",
-    "due_date",
-    "client_ref",
-)
-REQUIRED = ("full_name", "debt_reference", "amount")
 # Rows per transaction. PostgreSQL's COPY path likes bigger chunks.
 CHUNK_ROWS = {"postgresql": 5000}
 DEFAULT_CHUNK_ROWS = 2000
 HEADER_MAX_BYTES = 64 * 1024
-MAX_AMOUNT_MINOR = 10**15
-MAX_REF = 64
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # pg_advisory_xact_lock namespace: chunks of concurrent imports into one workspace
 # take turns, so two files naming the same new debtor cannot both create it.
 ADVISORY_LOCK_NAMESPACE = 0x504C4331  # "PLC1"
@@ -255,128 +252,6 @@ def placement_import_rejects(job: PlacementImport, *, limit: int | None = None) 
             yield int(row[0]), row[1]
 
 
-# --- Rows --------------------------------------------------------------------------
-
-
-@dataclass
-class ImportContext:
-    """What row validation needs, loaded once per job."""
-
-    workspace: Workspace
-    positions: dict[str, int]
-    width: int
-    clients: dict[str, Any]  # reference → client id
-    client: Client | None
-    today: date
-    default_timezone: str
-
-
-@dataclass
-class PlacementRow:
-    """A row that passed validation, normalised."""
-
-    line: int
-    client_id: Any
-    reference: str
-    debtor: DebtorInput
-    amount_minor: int
-    currency: str
-    due_date: date | None
-
-    @property
-    def key(self) -> str:
-        return f"{self.client_id}|{self.reference}"
-
-
-def _parse_date(value: str, column: str, errors: list[str]) -> date | None:
-    if not value:
-        return None
-    if ISO_DATE.match(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    errors.append(f"{column}: {value[:40]!r} is not a date in YYYY-MM-DD form")
-    return None
-
-
-def validate_row(ctx: ImportContext, line: int, values: list[str]) -> tuple[PlacementRow | None, str | None, list[str]]:
-    """Check one row without touching the database: (row or None, its
-    client|reference key when known, reasons it is rejected)."""
-    if len(values) < ctx.width or any(v.strip() for v in values[ctx.width :]):
-        return None, None, [f"the row has {len(values)} values; the header has {ctx.width} columns"]
-    if any("\ufffd" in v for v in values):
-        return None, None, ["the row is not valid UTF-8 text (save the file as UTF-8)"]
-
-    def v(column: str) -> str:
-        position = ctx.positions.get(column)
-        return values[position].strip() if position is not None else ""
-
-    errors: list[str] = []
-    client_id = None
-    client_ref = v("client_ref")
-    if ctx.client is not None:
-        if client_ref and client_ref != ctx.client.reference:
-            errors.append(f"client_ref {client_ref[:64]!r} is not this import's client ({ctx.client.reference})")
-        else:
-            client_id = ctx.client.pk
-    elif not client_ref:
-        errors.append("client_ref is required")
-    else:
-        client_id = ctx.clients.get(client_ref)
-        if client_id is None:
-            errors.append(f"unknown client {client_ref[:64]!r}")
-    reference = v("debt_reference")
-    if not reference:
-        errors.append("debt_reference is required")
-    elif len(reference) > MAX_REF:
-        errors.append(f"debt_reference is longer than {MAX_REF} characters")
-    key = f"{client_id}|{reference}" if client_id is not None and reference and len(reference) <= MAX_REF else None
-
-    currency = (v("currency") or ctx.workspace.currency).upper()
-    amount_minor = 0
-    try:
-        exponent(currency)
-    except MoneyError as exc:
-        errors.append(f"currency: {exc}")
-    else:
-        raw = v("amount")
-        if not raw:
-            errors.append("amount is required")
-        else:
-            try:
-                amount_minor = to_minor(raw, currency)
-            except MoneyError as exc:
-                errors.append(f"amount: {exc}")
-            else:
-                if amount_minor <= 0:
-                    errors.append("amount must be more than zero")
-                elif amount_minor > MAX_AMOUNT_MINOR:
-                    errors.append("amount is too large")
-    due_date = _parse_date(v("due_date"), "due_date", errors)
-    dob = _parse_date(v("date_of_birth"), "date_of_birth", errors)
-    external_ref = v("external_ref")
-    if len(external_ref) > MAX_REF:
-        errors.append(f"external_ref is longer than {MAX_REF} characters")
-    data = DebtorInput(
-        full_name=v("full_name"),
-        email=v("email"),
-        phone=v("phone"),
-        address=v("address"),
-        date_of_birth=dob,
-        national_id=v("national_id"),
-        external_ref=external_ref,
-    )
-    try:
-        data = clean_debtor_input(ctx.workspace, data, today=ctx.today)
-    except ValidationError as exc:
-        errors.extend(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
-    if errors:
-        return None, key, errors
-    row = PlacementRow(line, client_id, reference, data, amount_minor, currency, due_date)
-    return row, key, []
-
-
 # --- Planning a chunk ----------------------------------------------------------------
 
 DIGESTED = ("full_name", "email", "phone", "national_id")  # compared through their blind indexes
@@ -396,6 +271,7 @@ class DebtorState:
     row: Debtor | None = None
     erased: bool = False
     changed: dict[str, str] = field(default_factory=dict)
+    sealed: SealedDebtor | None = None  # prepared by import_rows (new debtors only)
 
 
 @dataclass
@@ -426,18 +302,6 @@ class ChunkPlan:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-
-
-def _row_values(data: DebtorInput) -> dict[str, str]:
-    values = {
-        "full_name": data.full_name,
-        "email": data.email,
-        "phone": data.phone,
-        "address": data.address,
-        "date_of_birth": data.date_of_birth.isoformat() if data.date_of_birth else "",
-        "national_id": data.national_id,
-    }
-    return {k: v for k, v in values.items() if v}
 
 
 class SeenKeys:
@@ -495,13 +359,17 @@ class ChunkPlanner:
         self.ws = ctx.workspace.pk
         self.seen = seen
         self._probe = Debtor(workspace_id=self.ws)
+        self._sealed: dict[str, SealedDebtor] = {}
 
     def digest(self, name: str, value: str) -> str:
         return Debtor._meta.get_field(name).digest(self._probe, value)  # type: ignore[union-attr]
 
-    def plan(self, records: list[tuple[int, list[str]]]) -> ChunkPlan:
+    def plan(self, records: list[Record], prepared: PreparedChunk | None = None) -> ChunkPlan:
         plan = ChunkPlan()
-        checked = [(line, values, *validate_row(self.ctx, line, values)) for line, values in records]
+        if prepared is None:
+            prepared = prepare_chunk(self.ctx, None, records)
+        self._sealed = prepared.sealed
+        checked = [(line, values, *result) for (line, values), result in zip(records, prepared.checked, strict=True)]
         keys = sorted({key for *_, key, _ in checked if key})
         earlier = self.seen.lookup(keys)
         first_seen: dict[str, int] = {}
@@ -621,12 +489,14 @@ class ChunkPlanner:
             return
         if debtor is None:
             dob = row.debtor.date_of_birth
+            sealed = self._sealed.get(row.group())
             debtor = DebtorState(
-                id=uuid7(),
+                id=sealed.id if sealed else uuid7(),
                 external_ref=ext,
                 is_new=True,
-                values=_row_values(row.debtor),
+                values=row_values(row.debtor),
                 is_minor=bool(dob and age_on(dob, self.ctx.today) < ADULT_AGE),
+                sealed=sealed,
             )
             plan.new_debtors.append(debtor)
             if ext:
@@ -653,7 +523,7 @@ class ChunkPlanner:
     def _apply(self, debtor: DebtorState, data: DebtorInput) -> list[str]:
         """Fold a row's debtor details into the state; the names of fields it changes.
         An empty cell never erases what is held."""
-        incoming = _row_values(data)
+        incoming = row_values(data)
         if debtor.is_new:
             debtor.values.update(incoming)
             return []
@@ -673,32 +543,68 @@ class ChunkPlanner:
 
 # --- Writing a chunk -----------------------------------------------------------------
 
-ENCRYPTED = [f for f in Debtor._meta.concrete_fields if isinstance(f, EncryptedField)]
+SUBJECT_KEY_COLUMNS = (
+    "id",
+    "workspace_id",
+    "subject_type",
+    "subject_id",
+    "workspace_key_id",
+    "wrapped_key",
+    "created_at",
+)
+DEBTOR_COLUMNS = ("id", "workspace_id", "kind", "external_ref", "timezone", "is_minor", "created_at", *SEALED_COLUMNS)
+DEBT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "client_id",
+    "debtor_id",
+    "reference",
+    "currency",
+    "original_amount_minor",
+    "balance_minor",
+    "due_date",
+    "status",
+    "created_at",
+    "updated_at",
+)
+ENTRY_COLUMNS = (
+    "id",
+    "workspace_id",
+    "debt_id",
+    "kind",
+    "amount_minor",
+    "currency",
+    "effective_on",
+    "posted_at",
+    "memo",
+    "created_by_id",
+)
+EVENT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "debt_id",
+    "kind",
+    "summary",
+    "amount_minor",
+    "object_type",
+    "object_id",
+    "actor_id",
+    "created_at",
+)
 
 
-class _EncryptionTarget:
-    """What ``EncryptedField.pre_save`` reads of a model instance (pk, workspace_id,
-    _meta and the value in ``__dict__``), without building a whole ``Debtor``: the
-    field code encrypts and blind-indexes exactly as for ``save()``, at a fraction
-    of the cost of model instances (imports create a million of them)."""
-
-    _meta = Debtor._meta
-
-    def __init__(self, pk: uuid.UUID, workspace_id: int):
-        self.pk = pk
-        self.workspace_id = workspace_id
-
-
-def _insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
-    """Insert rows given as {attname: value} (every row with its primary key)."""
+def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples of values in ``columns`` order (attnames, the
+    primary key among them); other fields get their defaults."""
     if not rows:
         return
     if _is_postgres():
         from debtors.imports_pg import copy_insert
 
-        copy_insert(model, rows)
+        copy_insert(model, columns, rows)
     else:
-        model.objects.bulk_create([model(**row) for row in rows], batch_size=500)  # type: ignore[attr-defined]
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=500)  # type: ignore[attr-defined]
 
 
 class ChunkWriter:
@@ -706,10 +612,20 @@ class ChunkWriter:
     opening charge and balance, timeline events, and updates — all inside the
     caller's transaction."""
 
-    def __init__(self, ctx: ImportContext, actor_id: int | None):
+    def __init__(self, ctx: ImportContext, actor_id: int | None, maker: SubjectKeyMaker | None = None):
         self.ctx = ctx
         self.ws = ctx.workspace.pk
         self.actor_id = actor_id
+        self.maker = maker
+
+    def key_maker(self) -> SubjectKeyMaker:
+        """The active workspace key, asked of the database once per chunk: a
+        ``rotate_keys`` run may have retired the one in hand (nothing may be wrapped
+        under a retired key: its material is erased)."""
+        active = keyring.active_workspace_key(self.ws, use_cache=False)
+        if self.maker is None or self.maker.workspace_key_id != str(active.pk):
+            self.maker = keyring.SubjectKeyMaker.for_workspace(self.ws)
+        return self.maker
 
     def write(self, plan: ChunkPlan) -> None:
         now = timezone.now()
@@ -720,96 +636,58 @@ class ChunkWriter:
     def _new_debtors(self, states: list[DebtorState], now: Any) -> None:
         if not states:
             return
-        insert = None
-        if _is_postgres():
-            from debtors.imports_pg import copy_insert_instances as insert  # type: ignore[assignment]
-        keyring.subject_keys_bulk_create(self.ws, "debtor", [str(s.id) for s in states], insert=insert)
-        rows = []
+        maker = self.key_maker()
+        ws, tz, person = self.ws, self.ctx.default_timezone, DebtorKind.PERSON.value
+        keys, rows = [], []
         for s in states:
-            row: dict[str, Any] = {
-                "id": s.id,
-                "workspace_id": self.ws,
-                "kind": DebtorKind.PERSON.value,
-                "external_ref": s.external_ref,
-                "timezone": self.ctx.default_timezone,
-                "is_minor": s.is_minor,
-                "created_at": now,
-            }
-            target = _EncryptionTarget(s.id, self.ws)
-            for f in ENCRYPTED:
-                target.__dict__[f.attname] = s.values.get(f.name)
-                row[f.attname] = f.pre_save(target, True)  # type: ignore[arg-type]
-                if f.blind_index:
-                    row[f.blind_index] = target.__dict__.get(f.blind_index, "")
-            rows.append(row)
-        _insert(Debtor, rows)
+            sealed = s.sealed
+            if sealed is None or sealed.values != s.values or sealed.workspace_key_id != maker.workspace_key_id:
+                sealed = seal_debtor(maker, s.id, s.values)  # the chunk's rows changed what was sealed
+            keys.append((sealed.key_id, ws, "debtor", str(s.id), maker.workspace_key_id, sealed.wrapped_key, now))
+            rows.append((s.id, ws, person, s.external_ref, tz, s.is_minor, now, *sealed.sealed))
+        _insert(SubjectKey, SUBJECT_KEY_COLUMNS, keys)
+        _insert(Debtor, DEBTOR_COLUMNS, rows)
 
     def _new_debts(self, new_debts: list[NewDebt], now: Any) -> None:
-        debts, entries, events = [], [], []
+        debts: list[tuple[Any, ...]] = []
+        entries: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
         ws, actor, today = self.ws, self.actor_id, self.ctx.today
+        charge, placed, held = EntryKind.CHARGE.value, DebtStatus.NEW.value, DebtStatus.ON_HOLD.value
+        hold_summary = f"Status {placed} → {held} (debtor under 18: held until reviewed)"
         for nd in new_debts:
             hold = nd.debtor.is_minor
+            amount = nd.amount_minor
             debts.append(
-                {
-                    "id": nd.id,
-                    "workspace_id": ws,
-                    "client_id": nd.client_id,
-                    "debtor_id": nd.debtor.id,
-                    "reference": nd.reference,
-                    "currency": nd.currency,
-                    "original_amount_minor": nd.amount_minor,
-                    "balance_minor": nd.amount_minor,
-                    "due_date": nd.due_date,
-                    "status": (DebtStatus.ON_HOLD if hold else DebtStatus.NEW).value,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    nd.id,
+                    ws,
+                    nd.client_id,
+                    nd.debtor.id,
+                    nd.reference,
+                    nd.currency,
+                    amount,
+                    amount,
+                    nd.due_date,
+                    held if hold else placed,
+                    now,
+                    now,
+                )
             )
             entry_id = uuid7()
             entries.append(
-                {
-                    "id": entry_id,
-                    "workspace_id": ws,
-                    "debt_id": nd.id,
-                    "kind": EntryKind.CHARGE.value,
-                    "amount_minor": nd.amount_minor,
-                    "currency": nd.currency,
-                    "effective_on": nd.due_date or today,
-                    "posted_at": now,
-                    "memo": "Placed balance",
-                    "created_by_id": actor,
-                }
+                (entry_id, ws, nd.id, charge, amount, nd.currency, nd.due_date or today, now, "Placed balance", actor)
             )
+            summary = f"Charge {from_minor(amount, nd.currency)} {nd.currency}"
             events.append(
-                {
-                    "id": uuid7(),
-                    "workspace_id": ws,
-                    "debt_id": nd.id,
-                    "kind": f"ledger.{EntryKind.CHARGE.value}",
-                    "summary": f"Charge {from_minor(nd.amount_minor, nd.currency)} {nd.currency}",
-                    "amount_minor": nd.amount_minor,
-                    "object_type": "ledgerentry",
-                    "object_id": str(entry_id),
-                    "actor_id": actor,
-                    "created_at": now,
-                }
+                (uuid7(), ws, nd.id, f"ledger.{charge}", summary, amount, "ledgerentry", str(entry_id), actor, now)
             )
             if hold:
-                events.append(
-                    {
-                        "id": uuid7(),
-                        "workspace_id": ws,
-                        "debt_id": nd.id,
-                        "kind": "status",
-                        "actor_id": actor,
-                        "summary": f"Status {DebtStatus.NEW.value} → {DebtStatus.ON_HOLD.value} (debtor under 18: held until reviewed)",
-                        "created_at": now,
-                    }
-                )
+                events.append((uuid7(), ws, nd.id, "status", hold_summary, None, "", "", actor, now))
         # The debt and its opening charge in one transaction: balance == sum(ledger).
-        _insert(Debt, debts)
-        _insert(LedgerEntry, entries)
-        _insert(DebtEvent, events)
+        _insert(Debt, DEBT_COLUMNS, debts)
+        _insert(LedgerEntry, ENTRY_COLUMNS, entries)
+        _insert(DebtEvent, EVENT_COLUMNS, events)
 
     def _changes(self, plan: ChunkPlan, now: Any) -> None:
         for debtor in plan.changed_debtors.values():
@@ -831,18 +709,20 @@ class ChunkWriter:
             Debt.objects.for_workspace(self.ws).bulk_update(due, ["due_date", "updated_at"])
         _insert(
             DebtEvent,
+            EVENT_COLUMNS,
             [
-                {
-                    "id": uuid7(),
-                    "workspace_id": self.ws,
-                    "debt_id": c.debt_id,
-                    "kind": "placement.updated",
-                    "actor_id": self.actor_id,
-                    "created_at": now,
-                    "summary": f"Updated by a placement import: {', '.join(f.replace('_', ' ') for f in c.fields)}"[
-                        :200
-                    ],
-                }
+                (
+                    uuid7(),
+                    self.ws,
+                    c.debt_id,
+                    "placement.updated",
+                    f"Updated by a placement import: {', '.join(f.replace('_', ' ') for f in c.fields)}"[:200],
+                    None,
+                    "",
+                    "",
+                    self.actor_id,
+                    now,
+                )
                 for c in plan.debt_changes
             ],
         )
@@ -920,8 +800,8 @@ def _open_rows(storage_name: str) -> tuple[list[str], Iterator[tuple[int, list[s
     return header, rows(), lambda: reader.line_num
 
 
-def _chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    chunk: list[tuple[int, list[str]]] = []
+def _chunks(rows: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) >= size:
@@ -977,39 +857,58 @@ class ImportRun:
             self.save_job(self.totals, 0, total_rows=self.total)
             self.seen.reset()
             ctx = self._context(header)
+            maker = keyring.SubjectKeyMaker.for_workspace(self.workspace.pk)
         planner = ChunkPlanner(ctx, self.seen)
-        writer = ChunkWriter(ctx, self.job.created_by_id)
-        if not self.job.strict:
-            for chunk in _chunks(rows, chunk_rows()):
-                self._chunk(planner, writer, chunk, phase="importing")
-            return
-        # Strict: validate every row first (writing nothing); import only if all are
-        # good, and then in one transaction, so a row that turns bad meanwhile (a
-        # concurrent change) still leaves nothing imported.
-        for chunk in _chunks(rows, chunk_rows()):
-            self._chunk(planner, None, chunk, phase="validating")
-        if self.rejects.count:
-            return
-        validated, self.totals = self.totals, _Totals()
-        _, rows, self.line = _open_rows(self.job.storage_name)
+        writer = ChunkWriter(ctx, self.job.created_by_id, maker)
+        pool = RowPool(ctx, maker, default_workers(self.total))
         try:
-            with workspace_context(self.workspace):
-                self.seen.reset()
-                for chunk in _chunks(rows, chunk_rows()):
-                    self._chunk(planner, writer, chunk, phase="importing", save=False)
-                    if self.rejects.count:
-                        raise _StrictAbort
-        except _StrictAbort:
-            self.totals = validated
-        except BaseException:
-            self.totals = validated  # the transaction rolled back: nothing was imported
-            raise
+            if not self.job.strict:
+                self._pass(pool, planner, writer, rows, phase="importing")
+                return
+            # Strict: validate every row first (writing nothing); import only if all
+            # are good, and then in one transaction, so a row that turns bad meanwhile
+            # (a concurrent change) still leaves nothing imported.
+            self._pass(pool, planner, None, rows, phase="validating")
+            if self.rejects.count:
+                return
+            validated, self.totals = self.totals, _Totals()
+            _, rows, self.line = _open_rows(self.job.storage_name)
+            try:
+                with workspace_context(self.workspace):
+                    self.seen.reset()
+                    self._pass(pool, planner, writer, rows, phase="importing", save=False, abort_on_reject=True)
+            except _StrictAbort:
+                self.totals = validated
+            except BaseException:
+                self.totals = validated  # the transaction rolled back: nothing was imported
+                raise
+        finally:
+            pool.close()
+
+    def _pass(
+        self,
+        pool: RowPool,
+        planner: ChunkPlanner,
+        writer: ChunkWriter | None,
+        rows: Iterator[Record],
+        *,
+        phase: str,
+        save: bool = True,
+        abort_on_reject: bool = False,
+    ) -> None:
+        """One pass over the file: rows are prepared (validated, and sealed when they
+        will be written) ahead in the pool; chunks are planned and written in order."""
+        for chunk, prepared in pool.prepared(_chunks(rows, chunk_rows()), seal=writer is not None):
+            self._chunk(planner, writer, chunk, prepared, phase=phase, save=save)
+            if abort_on_reject and self.rejects is not None and self.rejects.count:
+                raise _StrictAbort
 
     def _chunk(
         self,
         planner: ChunkPlanner,
         writer: ChunkWriter | None,
-        chunk: list[tuple[int, list[str]]],
+        chunk: list[Record],
+        prepared: PreparedChunk,
         *,
         phase: str,
         save: bool = True,
@@ -1023,7 +922,7 @@ class ImportRun:
                             cursor.execute(
                                 "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, self.workspace.pk]
                             )
-                    plan = planner.plan(chunk)
+                    plan = planner.plan(chunk, prepared)
                     if writer is not None:
                         writer.write(plan)
                     totals = self.totals.plus(plan, len(chunk), validating=writer is None)
@@ -1081,7 +980,7 @@ def _finish(run: ImportRun, status: str, error: str) -> PlacementImport:
         if _is_postgres():
             from debtors.imports_pg import drop_staging
 
-            drop_staging([SubjectKey, Debtor, Debt, LedgerEntry, DebtEvent])
+            drop_staging()
         run.save_job(
             t,
             run.rejects.count if run.rejects else 0,

@@ -6,15 +6,18 @@ a table with row-level security for a role subject to it, and the application
 role is. ``INSERT … SELECT`` is checked by the tenant policy like any insert, so
 every row must (and does) carry the workspace being imported into.
 
-Both paths receive the same prepared rows ({attname: value}, encrypted values
-already sealed by ``EncryptedField`` code); the portable path turns them into
-model instances for ``bulk_create``, this one COPYs them. Staging tables are temporary (per session,
-invisible to other sessions), emptied after each use and created ``LIKE`` their
-target, so a new model field is staged without touching this module.
+Both paths receive the same prepared rows (tuples of values in a named column
+order, encrypted values already sealed by ``collectpro.crypto.fields``); the
+portable path turns them into model instances for ``bulk_create``, this one COPYs
+them. Staging tables are temporary (per session,
+invisible to other sessions), emptied after each use and made from their target's
+columns, so a new model field is staged without touching this module; a field the
+rows don't name gets its default.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,16 +25,25 @@ from django.db import connection
 from django.db.models import Model
 from psycopg import sql
 
-
-def _stage_name(table: str) -> str:
-    return f"placement_stage_{table}"[:63]
+STAGE_PREFIX = "placement_stage_"
 
 
-def drop_staging(models: Iterable[type[Model]]) -> None:
+def _stage_name(table: str, columns: Sequence[str]) -> str:
+    # One staging table per (table, column list): a table written with different
+    # column lists (e.g. timeline events with and without an amount) gets several.
+    digest = zlib.crc32(",".join(columns).encode())
+    return f"{STAGE_PREFIX}{table[:36]}_{digest:08x}"
+
+
+def drop_staging() -> None:
     """Drop this session's staging tables (a later migration may change the targets)."""
     with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(_stage_name(model._meta.db_table))))
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND left(relname, %s) = %s",
+            [len(STAGE_PREFIX), STAGE_PREFIX],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -44,36 +56,40 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
             copy.write_row(row)
 
 
-def copy_insert(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows of ``model`` given as {attname: value}: COPY into a staging
-    table, then ``INSERT INTO <table> SELECT … FROM <staging>``. A field a row does
-    not name gets the field's default (computed once per call), so every row must
-    name its primary key. Values go to psycopg as they are: only plain types
-    (str, int, bool, date, aware datetime, UUID, None) and ciphertexts."""
+def copy_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert rows of ``model``, each a sequence of values in ``columns`` order
+    (attnames, the primary key among them): COPY into a staging table of just those
+    columns, then ``INSERT INTO <table> SELECT … FROM <staging>`` with every other
+    field's default as a constant. Values go to psycopg as they are: plain types
+    (str, int, bool, date, aware datetime, UUID, bytes, None) and ciphertexts."""
     meta = model._meta
-    fields = list(meta.concrete_fields)
-    pk = meta.pk.attname  # type: ignore[union-attr]
-    defaults = {f.attname: f.get_default() for f in fields if not f.primary_key}
-    attnames = [f.attname for f in fields]
-    table, stage = sql.Identifier(meta.db_table), sql.Identifier(_stage_name(meta.db_table))
-    columns = sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
+    fields = {f.attname: f for f in meta.concrete_fields}
+    if meta.pk.attname not in columns:  # type: ignore[union-attr]
+        raise ValueError(f"{meta.label}: every row needs its primary key")
+    unknown = [c for c in columns if c not in fields]
+    if unknown:
+        raise ValueError(f"{meta.label} has no field(s) {', '.join(unknown)}")
+    given = [fields[c] for c in columns]
+    others = [f for name, f in fields.items() if name not in columns]
+    table = sql.Identifier(meta.db_table)
+    stage = sql.Identifier(_stage_name(meta.db_table, columns))
+    given_sql = sql.SQL(", ").join(sql.Identifier(f.column) for f in given)
+    target_sql = sql.SQL(", ").join(sql.Identifier(f.column) for f in [*given, *others])
+    selected: list[sql.Composable] = [sql.Identifier(f.column) for f in given]
+    for f in others:
+        selected.append(sql.SQL("{}::{}").format(sql.Literal(f.get_default()), sql.SQL(str(f.db_type(connection)))))
+    select_sql = sql.SQL(", ").join(selected)
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        raw.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {})").format(stage, table))
-        raw.execute(sql.SQL("TRUNCATE {}").format(stage))
-        with raw.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
+        # CREATE TABLE AS copies no NOT NULL constraint, so the stage takes just the
+        # given columns; rows leave it after each use (TRUNCATE below, or rollback).
+        raw.execute(
+            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT {} FROM {} WITH NO DATA").format(
+                stage, given_sql, table
+            )
+        )
+        with raw.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, given_sql)) as copy:
             for row in rows:
-                if pk not in row:
-                    raise ValueError(f"{meta.label}: every row needs its primary key")
-                copy.write_row([row[a] if a in row else defaults[a] for a in attnames])
-        raw.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(table, columns, columns, stage))
+                copy.write_row(row)
+        raw.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(table, target_sql, select_sql, stage))
         raw.execute(sql.SQL("TRUNCATE {}").format(stage))
-
-
-def copy_insert_instances(objs: Sequence[Model]) -> None:
-    """``copy_insert`` for unsaved model instances (``pre_save`` runs, as in a save)."""
-    if not objs:
-        return
-    model = type(objs[0])
-    fields = list(model._meta.concrete_fields)
-    copy_insert(model, [{f.attname: f.pre_save(obj, True) for f in fields} for obj in objs])

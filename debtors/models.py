@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone as dj_timezone
 
 from collectpro.crypto.fields import EncryptedField
-from collectpro.models import TenantModel
+from collectpro.models import TenantModel, workspace_key_unindexed
 from collectpro.privacy.registry import (
     COLLECTION_RECORDS,
     FINANCIAL_RECORDS,
@@ -122,6 +122,7 @@ class Debtor(TenantModel):
     """A person or business who owes. Identity lives here, apart from the ledger, so
     erasure can pseudonymise it while the books are kept."""
 
+    workspace = workspace_key_unindexed()
     kind = models.CharField(max_length=10, choices=DebtorKind.choices, default=DebtorKind.PERSON)
     full_name = EncryptedField(subject_type="debtor", blind_index="full_name_bidx", normaliser="text")
     full_name_bidx = models.CharField(max_length=32, blank=True, default="")
@@ -234,7 +235,10 @@ NOT_COLLECTABLE = frozenset({S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.WRITTEN
 
 
 class Debt(TenantModel):
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="debts")
+    # Indexes here are few on purpose: each one is written for every placed debt.
+    # Workspace, client and agent lookups use the composite indexes in Meta.
+    workspace = workspace_key_unindexed()
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="debts", db_index=False)
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="debts")
     reference = models.CharField(max_length=64, help_text="Unique per client")
     original_creditor = models.CharField(max_length=200, blank=True, default="")
@@ -250,7 +254,7 @@ class Debt(TenantModel):
     status = models.CharField(max_length=16, choices=DebtStatus.choices, default=DebtStatus.NEW)
     status_before_hold = models.CharField(max_length=16, blank=True, default="")
     assigned_agent = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     priority_score = models.IntegerField(default=0)
     last_contact_at = models.DateTimeField(null=True, blank=True)
@@ -261,7 +265,9 @@ class Debt(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "client", "reference"], name="debt_unique_reference_per_client"
+                # reference before client: the same index serves search by reference.
+                fields=["workspace", "reference", "client"],
+                name="debt_unique_reference_per_client",
             )
         ]
         indexes = [
@@ -277,8 +283,6 @@ class Debt(TenantModel):
             models.Index(fields=["workspace", "-balance_minor", "-id"], name="debt_queue_balance"),
             models.Index(fields=["workspace", "client", "status"]),
             models.Index(fields=["workspace", "due_date"]),
-            models.Index(fields=["workspace", "debtor"]),
-            models.Index(fields=["workspace", "reference"]),
         ]
 
     def __str__(self) -> str:
@@ -317,7 +321,8 @@ class LedgerEntry(TenantModel):
     interest, fee, refund of a payment), negative lowers it (payment). A correction
     is a reversal entry pointing at the entry it cancels; nothing is ever updated."""
 
-    debt = models.ForeignKey(Debt, on_delete=models.PROTECT, related_name="entries")
+    workspace = workspace_key_unindexed()
+    debt = models.ForeignKey(Debt, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=12, choices=EntryKind.choices)
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
@@ -327,15 +332,27 @@ class LedgerEntry(TenantModel):
     reference = models.CharField(max_length=100, blank=True, default="")
     # A provider's id (e.g. Stripe payment intent): unique, so a payment posts once.
     external_id = models.CharField(max_length=100, null=True, blank=True)
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # At most one reversal per entry (constraint below, on the few rows that reverse).
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+    )
     memo = models.CharField(max_length=200, blank=True, default="")
-    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     rls_append_only = True
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "external_id"], name="ledger_unique_external_id"),
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="ledger_unique_external_id",
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=models.Q(reverses__isnull=False), name="ledger_one_reversal_per_entry"
+            ),
             models.CheckConstraint(condition=~models.Q(amount_minor=0), name="ledger_amount_not_zero"),
         ]
         indexes = [
@@ -583,13 +600,16 @@ class DebtEvent(TenantModel):
     """The debt's timeline: one row per thing that happened, written by the service
     that did it. Holds kinds, amounts and ids — never personal data."""
 
-    debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="events")
+    workspace = workspace_key_unindexed()
+    debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32)
     summary = models.CharField(max_length=200)
     amount_minor = models.BigIntegerField(null=True, blank=True)
     object_type = models.CharField(max_length=32, blank=True, default="")
     object_id = models.CharField(max_length=64, blank=True, default="")
-    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:

@@ -6,7 +6,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -85,12 +86,16 @@ def _wk_aad(wk: WorkspaceKey) -> bytes:
 
 
 def _sk_aad(sk: SubjectKey) -> bytes:
-    return f"collectpro|sk|{sk.workspace_id}|{sk.subject_type}|{sk.subject_id}|{sk.pk}".encode()
+    return subject_key_aad(sk.workspace_id, sk.subject_type, sk.subject_id, sk.pk)
+
+
+def subject_key_aad(workspace_id: int, subject_type: str, subject_id: object, key_id: object) -> bytes:
+    return f"collectpro|sk|{workspace_id}|{subject_type}|{subject_id}|{key_id}".encode()
 
 
 def _wrap(kek: bytes, key: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(kek).encrypt(nonce, key, aad)
+    return nonce + aead_for(kek).encrypt(nonce, key, aad)
 
 
 def _unwrap(kek: bytes, blob: bytes, aad: bytes) -> bytes:
@@ -230,31 +235,52 @@ def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> 
     return bool(updated)
 
 
+@dataclass(frozen=True)
+class SubjectKeyMaker:
+    """Makes data keys for new subjects of one workspace without a query per key
+    (a placement import makes hundreds of thousands). Picklable, so worker processes
+    can make keys too: it carries the unwrapped workspace key, and lives in memory
+    only for the length of one import."""
+
+    workspace_id: int
+    workspace_key_id: str
+    kek: bytes
+
+    @classmethod
+    def for_workspace(cls, workspace_id: int) -> SubjectKeyMaker:
+        wk = active_workspace_key(workspace_id, use_cache=False)  # see subject_key_for
+        return cls(workspace_id, str(wk.pk), workspace_key_material(wk))
+
+    def make(self, subject_type: str, subject_id: str, key_id: object) -> tuple[bytes, bytes]:
+        """(key material, wrapped key) of a new subject key with id ``key_id``."""
+        material = os.urandom(KEY_BYTES)
+        aad = subject_key_aad(self.workspace_id, subject_type, subject_id, key_id)
+        return material, _wrap(self.kek, material, aad)
+
+
 def subject_keys_bulk_create(
     workspace_id: int,
     subject_type: str,
     subject_ids: Iterable[str],
-    *,
-    insert: Callable[[list[SubjectKey]], None] | None = None,
 ) -> dict[str, tuple[str, bytes]]:
-    """Create data keys for many *new* subjects in one INSERT (a placement import's
-    new debtors) and prime the caches, so encrypting their fields right after needs
-    no further query. The ids must be fresh: an existing key fails the whole batch.
-    ``insert`` replaces ``bulk_create`` for the unsaved rows (e.g. PostgreSQL COPY)."""
-    wk = active_workspace_key(workspace_id, use_cache=False)  # see subject_key_for
-    kek = workspace_key_material(wk)
+    """Create data keys for many *new* subjects in one INSERT and prime the caches,
+    so encrypting their fields right after needs no further query. The ids must be
+    fresh: an existing key fails the whole batch. (A placement import uses
+    ``SubjectKeyMaker`` and writes the rows itself.)"""
+    maker = SubjectKeyMaker.for_workspace(workspace_id)
     rows: list[SubjectKey] = []
     out: dict[str, tuple[str, bytes]] = {}
     for subject_id in subject_ids:
-        material = os.urandom(KEY_BYTES)
-        sk = SubjectKey(workspace_id=workspace_id, subject_type=subject_type, subject_id=subject_id, workspace_key=wk)
-        sk.wrapped_key = _wrap(kek, material, _sk_aad(sk))
+        sk = SubjectKey(
+            workspace_id=workspace_id,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            workspace_key_id=maker.workspace_key_id,
+        )
+        material, sk.wrapped_key = maker.make(subject_type, subject_id, sk.pk)
         rows.append(sk)
         out[subject_id] = (str(sk.pk), material)
-    if insert is not None:
-        insert(rows)
-    else:
-        SubjectKey.objects.for_workspace(workspace_id).bulk_create(rows)
+    SubjectKey.objects.for_workspace(workspace_id).bulk_create(rows)
     for subject_id, (key_id, material) in out.items():
         _sk_by_subject.put((workspace_id, subject_type, subject_id), (key_id, material))
         _sk_cache.put((workspace_id, key_id), material)
