@@ -27,14 +27,14 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from accounts.models import Workspace
-from collectpro.crypto.fields import seal_new_row, sealed_columns
+from collectpro.crypto.fields import Ciphertext, EncryptedField, seal_new_row, sealed_columns
 from collectpro.crypto.keyring import SubjectKeyMaker
 from collectpro.models import uuid7
 from debtors import import_worker
@@ -64,6 +64,7 @@ MAX_REF = 64
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Stored by a new debtor's row, after its plain columns (see imports.ChunkWriter).
 SEALED_COLUMNS = sealed_columns(Debtor)
+_CIPHERTEXT_COLUMNS = frozenset(f.attname for f in Debtor._meta.concrete_fields if isinstance(f, EncryptedField))
 
 Record = tuple[int, list[str]]  # (line number, the row's values as read)
 
@@ -211,15 +212,15 @@ def row_values(data: DebtorInput) -> dict[str, str]:
 class SealedDebtor:
     """A new debtor's details, encrypted under a new data key (not yet stored)."""
 
-    id: uuid.UUID
+    id: uuid.UUID | str
     values: dict[str, str]
-    key_id: uuid.UUID
+    key_id: uuid.UUID | str
     workspace_key_id: str
     wrapped_key: bytes
     sealed: tuple[str | None, ...]  # in SEALED_COLUMNS order
 
 
-def seal_debtor(maker: SubjectKeyMaker, debtor_id: uuid.UUID, values: dict[str, str]) -> SealedDebtor:
+def seal_debtor(maker: SubjectKeyMaker, debtor_id: uuid.UUID | str, values: dict[str, str]) -> SealedDebtor:
     key_id = uuid7()
     material, wrapped = maker.make("debtor", str(debtor_id), key_id)
     sealed = seal_new_row(Debtor, maker.workspace_id, debtor_id, str(key_id), material, values)
@@ -231,27 +232,108 @@ def seal_debtor(maker: SubjectKeyMaker, debtor_id: uuid.UUID, values: dict[str, 
 # --- Preparing a chunk ------------------------------------------------------------------
 
 
-@dataclass
 class PreparedChunk:
-    """A chunk's rows after validation: per record (row or None, key, reasons), and
-    the sealed details of the debtors it would create, by ``PlacementRow.group``."""
+    """A chunk's rows after validation, and the sealed details of the debtors it
+    would create (by ``PlacementRow.group``).
 
-    checked: list[tuple[PlacementRow | None, str | None, list[str]]]
-    sealed: dict[str, SealedDebtor] = field(default_factory=dict)
+    Held in a compact form — tuples of strings, numbers and bytes — because it
+    crosses from a worker process to the importing one: pickling dataclasses, dates
+    and UUIDs cost as much as validating the rows did. ``results`` and ``sealed``
+    rebuild the objects the planner uses."""
+
+    __slots__ = ("_checked", "_sealed")
+
+    def __init__(self, checked: list[tuple[Any, ...]], sealed: dict[str, tuple[Any, ...]]):
+        self._checked = checked
+        self._sealed = sealed
+
+    @classmethod
+    def pack(
+        cls, checked: list[tuple[PlacementRow | None, str | None, list[str]]], sealed: dict[str, SealedDebtor]
+    ) -> PreparedChunk:
+        return cls(
+            [(key, errors) if row is None else (key, _pack_row(row)) for row, key, errors in checked],
+            {
+                # Ciphertexts as plain str: str subclasses pickle slowly.
+                group: (
+                    str(s.id),
+                    s.values,
+                    str(s.key_id),
+                    s.workspace_key_id,
+                    s.wrapped_key,
+                    tuple(map(_plain, s.sealed)),
+                )
+                for group, s in sealed.items()
+            },
+        )
+
+    def results(self) -> list[tuple[PlacementRow | None, str | None, list[str]]]:
+        """Per record: (row or None, client|reference key when known, reasons)."""
+        return [
+            (None, key, packed) if isinstance(packed, list) else (_unpack_row(packed), key, [])
+            for key, packed in self._checked
+        ]
+
+    def sealed(self, group: str) -> SealedDebtor | None:
+        packed = self._sealed.get(group)
+        if packed is None:
+            return None
+        debtor_id, values, key_id, workspace_key_id, wrapped, sealed = packed
+        marked = tuple(
+            Ciphertext(v) if v is not None and c in _CIPHERTEXT_COLUMNS else v
+            for c, v in zip(SEALED_COLUMNS, sealed, strict=True)
+        )
+        return SealedDebtor(debtor_id, values, key_id, workspace_key_id, wrapped, marked)
+
+
+def _plain(value: str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _pack_row(row: PlacementRow) -> tuple[Any, ...]:
+    d = row.debtor
+    return (
+        row.line,
+        str(row.client_id),
+        row.reference,
+        row.amount_minor,
+        row.currency,
+        row.due_date.toordinal() if row.due_date else 0,
+        d.full_name,
+        d.email,
+        d.phone,
+        d.address,
+        d.date_of_birth.toordinal() if d.date_of_birth else 0,
+        d.national_id,
+        d.external_ref,
+    )
+
+
+def _unpack_row(t: tuple[Any, ...]) -> PlacementRow:
+    line, client_id, reference, amount, currency, due, name, email, phone, address, born, national_id, ext = t
+    debtor = DebtorInput(
+        full_name=name,
+        email=email,
+        phone=phone,
+        address=address,
+        date_of_birth=date.fromordinal(born) if born else None,
+        national_id=national_id,
+        external_ref=ext,
+    )
+    return PlacementRow(line, client_id, reference, debtor, amount, currency, date.fromordinal(due) if due else None)
 
 
 def prepare_chunk(ctx: ImportContext, maker: SubjectKeyMaker | None, records: list[Record]) -> PreparedChunk:
     """Validate a chunk's rows and (given a key maker) seal the debtors they name."""
     checked = [validate_row(ctx, line, values) for line, values in records]
-    prepared = PreparedChunk(checked)
     if maker is None:
-        return prepared
+        return PreparedChunk.pack(checked, {})
     groups: dict[str, dict[str, str]] = {}
     for row, _, _ in checked:
         if row is not None:
             groups.setdefault(row.group(), {}).update(row_values(row.debtor))  # later rows fill in, as planned
-    prepared.sealed = {group: seal_debtor(maker, uuid7(), values) for group, values in groups.items()}
-    return prepared
+    sealed = {group: seal_debtor(maker, uuid7(), values) for group, values in groups.items()}
+    return PreparedChunk.pack(checked, sealed)
 
 
 # --- Worker processes ---------------------------------------------------------------------

@@ -42,6 +42,8 @@ import secrets
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import IO, Any
@@ -49,7 +51,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
@@ -100,6 +102,7 @@ HEADER_MAX_BYTES = 64 * 1024
 # pg_advisory_xact_lock namespace: chunks of concurrent imports into one workspace
 # take turns, so two files naming the same new debtor cannot both create it.
 ADVISORY_LOCK_NAMESPACE = 0x504C4331  # "PLC1"
+WHOLE_IMPORT_LOCK_NAMESPACE = 0x504C4332  # "PLC2": see _one_import_at_a_time
 
 Progress = Callable[[str, int, int], None]  # (phase: "validating" | "importing", rows done, total rows)
 
@@ -263,7 +266,7 @@ class DebtorState:
     """A debtor as the chunk sees it: new (values to insert) or existing (loaded row
     plus the changes rows of this chunk make to it)."""
 
-    id: uuid.UUID
+    id: uuid.UUID | str
     external_ref: str
     is_minor: bool
     is_new: bool
@@ -321,6 +324,11 @@ class SeenKeys:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
 
+    def forget_from(self, line: int) -> None:
+        """Forget the keys met on ``line`` and after (their chunks will be planned again)."""
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.TABLE} WHERE line >= %s", [line])  # noqa: S608
+
     def lookup(self, keys: list[str]) -> dict[str, int]:
         if not keys:
             return {}
@@ -359,7 +367,10 @@ class ChunkPlanner:
         self.ws = ctx.workspace.pk
         self.seen = seen
         self._probe = Debtor(workspace_id=self.ws)
-        self._sealed: dict[str, SealedDebtor] = {}
+        self._prepared = PreparedChunk([], {})
+        # New debtors of the chunk planned last, by external_ref, while it is being
+        # written by another connection (see ImportRun._pass_pipelined).
+        self.in_flight: dict[str, DebtorState] = {}
 
     def digest(self, name: str, value: str) -> str:
         return Debtor._meta.get_field(name).digest(self._probe, value)  # type: ignore[union-attr]
@@ -368,8 +379,8 @@ class ChunkPlanner:
         plan = ChunkPlan()
         if prepared is None:
             prepared = prepare_chunk(self.ctx, None, records)
-        self._sealed = prepared.sealed
-        checked = [(line, values, *result) for (line, values), result in zip(records, prepared.checked, strict=True)]
+        self._prepared = prepared
+        checked = [(line, values, *result) for (line, values), result in zip(records, prepared.results(), strict=True)]
         keys = sorted({key for *_, key, _ in checked if key})
         earlier = self.seen.lookup(keys)
         first_seen: dict[str, int] = {}
@@ -429,6 +440,14 @@ class ChunkPlanner:
         shredded = keyring.subject_keys_load(ws, "debtor", [str(i) for i in by_id])
         for state in by_id.values():
             state.erased = str(state.id) in shredded
+        for ref in ext_refs:
+            written = self.in_flight.get(ref)
+            if written is not None and ref not in by_ext:
+                # Created by the previous chunk, whose transaction may not have
+                # committed yet (pipelined writing): an existing debtor, known values.
+                by_ext[ref] = DebtorState(
+                    id=written.id, external_ref=ref, is_minor=written.is_minor, is_new=False, values=written.values
+                )
         return debts, by_id, by_ext
 
     def _decide(self, plan: ChunkPlan, valid: list[tuple[PlacementRow, list[str]]]) -> None:
@@ -489,7 +508,7 @@ class ChunkPlanner:
             return
         if debtor is None:
             dob = row.debtor.date_of_birth
-            sealed = self._sealed.get(row.group())
+            sealed = self._prepared.sealed(row.group())
             debtor = DebtorState(
                 id=sealed.id if sealed else uuid7(),
                 external_ref=ext,
@@ -531,6 +550,8 @@ class ChunkPlanner:
         for name, value in incoming.items():
             if name in debtor.changed:
                 same = debtor.changed[name] == value
+            elif debtor.row is None:  # written by the chunk before: its values are known
+                same = debtor.values.get(name) == value
             elif name in DIGESTED:
                 same = self.digest(name, value) == getattr(debtor.row, f"{name}_bidx")
             else:
@@ -811,6 +832,34 @@ def _chunks(rows: Iterator[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
+@contextmanager
+def _one_import_at_a_time(workspace_id: int) -> Iterator[None]:
+    """On PostgreSQL, imports into one workspace run one after another (a session
+    advisory lock, held for the whole run): a pipelined import plans a chunk before
+    it takes the chunk's lock, so another import must not create debtors meanwhile."""
+    if not _is_postgres():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [WHOLE_IMPORT_LOCK_NAMESPACE, workspace_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [WHOLE_IMPORT_LOCK_NAMESPACE, workspace_id])
+
+
+@dataclass
+class _InFlight:
+    """A chunk handed to the writer thread."""
+
+    chunk: list[Record]
+    prepared: PreparedChunk
+    plan: ChunkPlan
+    totals: _Totals
+    future: Future[None]
+
+
 class ImportRun:
     """One execution of a claimed job: counts the rows, then plans and writes chunk
     after chunk, each in its own transaction (strict: see ``run``)."""
@@ -849,6 +898,10 @@ class ImportRun:
         )
 
     def run(self) -> None:
+        with _one_import_at_a_time(self.workspace.pk):
+            self._run()
+
+    def _run(self) -> None:
         _, rows, self.line = _open_rows(self.job.storage_name)
         self.total = sum(1 for _ in rows)  # a cheap first pass, for the progress bar
         header, rows, self.line = _open_rows(self.job.storage_name)
@@ -863,7 +916,10 @@ class ImportRun:
         pool = RowPool(ctx, maker, default_workers(self.total))
         try:
             if not self.job.strict:
-                self._pass(pool, planner, writer, rows, phase="importing")
+                if self._can_pipeline():
+                    self._pass_pipelined(pool, planner, writer, rows)
+                else:
+                    self._pass(pool, planner, writer, rows, phase="importing")
                 return
             # Strict: validate every row first (writing nothing); import only if all
             # are good, and then in one transaction, so a row that turns bad meanwhile
@@ -902,6 +958,77 @@ class ImportRun:
             self._chunk(planner, writer, chunk, prepared, phase=phase, save=save)
             if abort_on_reject and self.rejects is not None and self.rejects.count:
                 raise _StrictAbort
+
+    def _can_pipeline(self) -> bool:
+        """Write on a second connection while planning the next chunk? On PostgreSQL,
+        for big files, outside a transaction (a caller's open transaction, e.g. a
+        test's, would hide its rows from the writer's connection)."""
+        from django.conf import settings
+
+        minimum = getattr(settings, "PLACEMENT_IMPORT_PIPELINE_MIN_ROWS", 20_000)
+        return _is_postgres() and not connection.in_atomic_block and self.total >= minimum
+
+    def _pass_pipelined(
+        self, pool: RowPool, planner: ChunkPlanner, writer: ChunkWriter, rows: Iterator[Record]
+    ) -> None:
+        """The import pass with writing overlapped: chunk N is written (and committed)
+        by a writer thread on its own connection while this thread plans chunk N+1, so
+        the database's work and ours proceed side by side. One chunk is in flight at
+        a time; the planner sees its new debtors through ``in_flight``. If a write
+        fails on a unique constraint (something placed the same debt meanwhile), the
+        rest of the file goes the serial way, which plans again and retries."""
+        serial = False
+        flying: _InFlight | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="placement-writer") as executor:
+            try:
+                for chunk, prepared in pool.prepared(_chunks(rows, chunk_rows()), seal=True):
+                    if serial:
+                        self._chunk(planner, writer, chunk, prepared, phase="importing")
+                        continue
+                    with workspace_context(self.workspace):
+                        plan = planner.plan(chunk, prepared)
+                    if flying is not None and not self._settle(flying):
+                        serial = self._go_serial(planner, writer, flying)
+                        self._chunk(planner, writer, chunk, prepared, phase="importing")
+                        flying = None
+                        continue
+                    planner.in_flight = {d.external_ref: d for d in plan.new_debtors if d.external_ref}
+                    totals = self.totals.plus(plan, len(chunk))
+                    assert self.rejects is not None
+                    rejected = self.rejects.count + len(plan.rejects)
+                    future = executor.submit(self._write, writer, plan, totals, rejected)
+                    flying = _InFlight(chunk, prepared, plan, totals, future)
+                if flying is not None and not self._settle(flying):
+                    self._go_serial(planner, writer, flying)
+            finally:
+                planner.in_flight = {}
+                executor.submit(connections.close_all).result()  # the writer thread's connection
+
+    def _write(self, writer: ChunkWriter, plan: ChunkPlan, totals: _Totals, rejected: int) -> None:
+        with workspace_context(self.workspace):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, self.workspace.pk])
+            writer.write(plan)
+            self.save_job(totals, rejected)
+
+    def _settle(self, flying: _InFlight) -> bool:
+        """Wait for a chunk's write; count it. False if it hit a unique constraint."""
+        try:
+            flying.future.result()
+        except IntegrityError:
+            return False
+        assert self.rejects is not None
+        self.totals = flying.totals
+        self.rejects.add(flying.plan.rejects)
+        if self.progress is not None:
+            self.progress("importing", self.totals.processed, self.total)
+        return True
+
+    def _go_serial(self, planner: ChunkPlanner, writer: ChunkWriter, failed: _InFlight) -> bool:
+        planner.in_flight = {}
+        self.seen.forget_from(failed.chunk[0][0])  # that chunk and the one planned after it
+        self._chunk(planner, writer, failed.chunk, failed.prepared, phase="importing")
+        return True
 
     def _chunk(
         self,

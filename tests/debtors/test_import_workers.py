@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection
 
 from collectpro.tenancy import workspace_context
 from debtors import imports
@@ -93,3 +94,42 @@ def test_small_files_are_prepared_in_process(settings):
     settings.PLACEMENT_IMPORT_WORKERS = 4
     assert default_workers(19_999) == 0
     assert default_workers(20_000) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pipelined_writing_imports_exactly_what_serial_writing_does(world, settings, monkeypatch, tmp_path, caplog):
+    """On PostgreSQL a big import writes chunk N on a second connection while it plans
+    chunk N+1; a debtor whose rows straddle two chunks is still one debtor, and a
+    write that hits a unique constraint sends the rest of the file the serial way."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    monkeypatch.setattr(imports, "DEFAULT_CHUNK_ROWS", 20)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", {})
+    content = _file(tmp_path)
+    with workspace_context(world.b):
+        client_create(workspace=world.b, name="Sahyadri Bank", reference="SAHYADRI")
+    settings.PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = 0
+    settings.PLACEMENT_IMPORT_WORKERS = 1
+
+    # One write in the middle fails on a unique constraint, once.
+    original, calls = imports.ChunkWriter.write, []
+
+    def write_once_failing(self, plan):
+        calls.append(1)
+        original(self, plan)
+        if len(calls) == 3:
+            raise IntegrityError("duplicate key value violates unique constraint (test)")
+
+    monkeypatch.setattr(imports.ChunkWriter, "write", write_once_failing)
+    settings.PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = 0
+    pipelined = _outcome(world.a, _import(world.a, content))
+    monkeypatch.setattr(imports.ChunkWriter, "write", original)
+    settings.PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = 10**9
+    serial = _outcome(world.b, _import(world.b, content))
+
+    assert len(calls) > 8  # every chunk was written, the failed one again
+    assert pipelined == serial
+    assert pipelined[0] == ("done", 149, 0, 0, 3)
+    assert pipelined[4] == 99
+    # Rows 20 and 21 (lines 21 and 22) share a debtor across the chunk boundary.
+    assert pipelined[2]["LN-7-19"][0] == pipelined[2]["LN-7-20"][0] == "CUST-7-19"
