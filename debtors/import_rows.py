@@ -412,7 +412,7 @@ def default_workers(total_rows: int) -> int:
     worker costs about a second), else ``PLACEMENT_IMPORT_WORKERS`` (default: one per CPU)."""
     from django.conf import settings
 
-    if total_rows < getattr(settings, "PLACEMENT_IMPORT_PARALLEL_MIN_ROWS", 20_000):
+    if total_rows < settings.PLACEMENT_IMPORT_PARALLEL_MIN_ROWS:
         return 0
-    configured = getattr(settings, "PLACEMENT_IMPORT_WORKERS", None)
+    configured = settings.PLACEMENT_IMPORT_WORKERS
     return max(0, int(configured if configured is not None else (os.cpu_count() or 1)))

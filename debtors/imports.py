@@ -43,7 +43,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import IO, Any
@@ -965,7 +965,7 @@ class ImportRun:
         test's, would hide its rows from the writer's connection)."""
         from django.conf import settings
 
-        minimum = getattr(settings, "PLACEMENT_IMPORT_PIPELINE_MIN_ROWS", 20_000)
+        minimum = settings.PLACEMENT_IMPORT_PIPELINE_MIN_ROWS
         return _is_postgres() and not connection.in_atomic_block and self.total >= minimum
 
     def _pass_pipelined(
@@ -1000,6 +1000,12 @@ class ImportRun:
                     flying = _InFlight(chunk, prepared, plan, totals, future)
                 if flying is not None and not self._settle(flying):
                     self._go_serial(planner, writer, flying)
+                flying = None
+            except BaseException:
+                if flying is not None:  # e.g. the file turned out to be bad CSV further on
+                    with suppress(Exception):  # the first error is the one to report
+                        self._settle(flying)  # count what was committed before it
+                raise
             finally:
                 planner.in_flight = {}
                 executor.submit(connections.close_all).result()  # the writer thread's connection

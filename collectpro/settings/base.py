@@ -123,6 +123,16 @@ TENANCY_APP_ROLE = env("TENANCY_APP_ROLE", default="collectpro_app")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# --- Placement imports (docs/placements.md#how-it-runs) --------------------
+# Worker processes that validate and encrypt rows: "auto" = one per CPU; 0 = none.
+_import_workers = env("PLACEMENT_IMPORT_WORKERS", default="auto")
+PLACEMENT_IMPORT_WORKERS = None if _import_workers == "auto" else int(_import_workers)
+# Files smaller than this are prepared in-process (a worker takes ~1 s to start).
+PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = env.int("PLACEMENT_IMPORT_PARALLEL_MIN_ROWS", default=20_000)
+# On PostgreSQL, files this big are written on a second connection while the next
+# chunk is planned.
+PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = env.int("PLACEMENT_IMPORT_PIPELINE_MIN_ROWS", default=20_000)
+
 # --- Cache, Celery --------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:

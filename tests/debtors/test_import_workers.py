@@ -133,3 +133,23 @@ def test_pipelined_writing_imports_exactly_what_serial_writing_does(world, setti
     assert pipelined[4] == 99
     # Rows 20 and 21 (lines 21 and 22) share a debtor across the chunk boundary.
     assert pipelined[2]["LN-7-19"][0] == pipelined[2]["LN-7-20"][0] == "CUST-7-19"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pipelined_import_of_a_file_that_turns_out_malformed_keeps_and_counts_what_came_before(
+    world, settings, monkeypatch, tmp_path
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    monkeypatch.setattr(imports, "DEFAULT_CHUNK_ROWS", 20)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", {})
+    settings.PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = 10**9  # in-process preparing; pipelined writing
+    settings.PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = 0
+    path = tmp_path / "placements.csv"
+    generate_placements_csv(path, 60, clients=["SAHYADRI"], seed=3)
+    content = path.read_bytes() + b'CUST-x,"' + b"x" * 200_000 + b'",,,,,,LN-x,1,INR,,SAHYADRI\n'
+    job = _import(world.a, content)
+    assert job.status == "failed" and job.error.startswith("line 62:"), job.error
+    assert (job.processed_rows, job.created_count) == (60, 60)
+    with workspace_context(world.a):
+        assert Debt.objects.count() == 60
