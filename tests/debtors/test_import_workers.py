@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, OperationalError, connection
 
 from collectpro.tenancy import workspace_context
 from debtors import imports
@@ -17,18 +17,7 @@ from debtors.imports import generate_placements_csv, placement_import_create, pl
 from debtors.models import Debt, Debtor, LedgerEntry
 from debtors.services.clients import client_create
 
-
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": None},
-        },
-    }
-    return root
+pytestmark = pytest.mark.usefixtures("private_storage")
 
 
 def _file(tmp_path: Path) -> bytes:
@@ -136,20 +125,30 @@ def test_pipelined_writing_imports_exactly_what_serial_writing_does(world, setti
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pipelined_import_of_a_file_that_turns_out_malformed_keeps_and_counts_what_came_before(
+def test_pipelined_import_that_fails_midway_keeps_and_counts_the_chunks_it_committed(
     world, settings, monkeypatch, tmp_path
 ):
+    """The database goes away while chunk 4 is planned and chunk 3 is being written:
+    the job fails, and its counts match exactly the rows that were committed."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
     monkeypatch.setattr(imports, "DEFAULT_CHUNK_ROWS", 20)
     monkeypatch.setattr(imports, "CHUNK_ROWS", {})
     settings.PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = 10**9  # in-process preparing; pipelined writing
     settings.PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = 0
+    original, calls = imports.ChunkPlanner.plan, []
+
+    def plan_failing_on_the_fourth_chunk(self, records, prepared=None):
+        calls.append(1)
+        if len(calls) == 4:
+            raise OperationalError("server closed the connection unexpectedly (test)")
+        return original(self, records, prepared)
+
+    monkeypatch.setattr(imports.ChunkPlanner, "plan", plan_failing_on_the_fourth_chunk)
     path = tmp_path / "placements.csv"
-    generate_placements_csv(path, 60, clients=["SAHYADRI"], seed=3)
-    content = path.read_bytes() + b'CUST-x,"' + b"x" * 200_000 + b'",,,,,,LN-x,1,INR,,SAHYADRI\n'
-    job = _import(world.a, content)
-    assert job.status == "failed" and job.error.startswith("line 62:"), job.error
+    generate_placements_csv(path, 100, clients=["SAHYADRI"], seed=3)
+    job = _import(world.a, path.read_bytes())
+    assert job.status == "failed" and "(OperationalError); rows before it were imported" in job.error, job.error
     assert (job.processed_rows, job.created_count) == (60, 60)
     with workspace_context(world.a):
         assert Debt.objects.count() == 60

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -47,17 +46,7 @@ def _csv(*rows: str, header: str = HEADER) -> bytes:
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": None},
-        },
-    }
-    return root
+pytestmark = pytest.mark.usefixtures("private_storage")
 
 
 @pytest.fixture

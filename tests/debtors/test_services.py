@@ -658,19 +658,6 @@ EXE = (
 )
 
 
-@pytest.fixture
-def private_storage(settings, tmp_path) -> Path:
-    """Documents go to a temporary directory, so each test sees only its own files."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path), "base_url": None},
-        },
-    }
-    return tmp_path
-
-
 def _stored_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
