@@ -211,6 +211,10 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
         except IntegrityError:
             raise ValidationError({"entry": "This entry was already reversed."}) from None
         _reopen_if_owing(debt, actor=actor, reason="a payment was reversed")
+        if entry.kind == EntryKind.PAYMENT:
+            from debtors.services.plans import unallocate_payment_from_plan
+
+            unallocate_payment_from_plan(debt=debt, payment=entry, actor=actor)
     return reversal
 
 

@@ -10,7 +10,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, Installment, InstallmentStatus, PaymentPlan, PlanStatus
+from debtors.models import (
+    NOT_COLLECTABLE,
+    Debt,
+    DebtStatus,
+    Installment,
+    InstallmentStatus,
+    LedgerEntry,
+    PaymentPlan,
+    PlanStatus,
+)
 from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
 
 FREQUENCIES = {"weekly": 7, "biweekly": 14, "monthly": None}
@@ -129,6 +138,50 @@ def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
         # Money still owed beyond the plan: the debt is no longer on a plan.
         if debt.status == DebtStatus.PAYMENT_PLAN and debt.balance_minor > 0:
             _set_status(debt, DebtStatus.ACTIVE, reason="plan completed")
+
+
+def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, actor: Any = None) -> None:
+    """A payment was reversed (bounced, charged back, posted in error): the plan it
+    paid into owes that money again. The newest paid amounts are taken back first
+    (the reverse of allocation); a plan the payment completed is active again, and
+    the debt is back on it. Plans agreed after the payment are left alone."""
+    amount = -payment.amount_minor
+    plan = (
+        PaymentPlan.objects.for_workspace(debt.workspace_id)
+        .filter(debt=debt, status__in=[PlanStatus.ACTIVE, PlanStatus.COMPLETED], created_at__lte=payment.posted_at)
+        .order_by("-created_at")
+        .first()
+    )
+    if plan is None or amount <= 0:
+        return
+    remaining = amount
+    for inst in (
+        Installment.objects.for_workspace(debt.workspace_id).filter(plan=plan, paid_minor__gt=0).order_by("-seq")
+    ):
+        if remaining <= 0:
+            break
+        take = min(remaining, inst.paid_minor)
+        inst.paid_minor -= take
+        remaining -= take
+        if inst.status == InstallmentStatus.PAID:
+            inst.status = InstallmentStatus.PENDING  # the daily check marks it missed if it is overdue
+        inst.save(update_fields=["paid_minor", "status"])
+    if remaining == amount:
+        return  # nothing of it had gone to the plan
+    debt_event(
+        debt,
+        "plan_payment_reversed",
+        "Reversed payment taken back from the payment plan",
+        amount_minor=amount - remaining,
+        obj=plan,
+        actor=actor,
+    )
+    if plan.status == PlanStatus.COMPLETED:
+        plan.status = PlanStatus.ACTIVE
+        plan.save(update_fields=["status"])
+        debt_event(debt, "plan_reopened", "Payment plan active again: a payment to it was reversed", obj=plan)
+        if debt.status == DebtStatus.ACTIVE:  # a paid debt is active again already (the reversal)
+            _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan active again")
 
 
 def installments_mark_missed(*, workspace_id: int, today: date | None = None, grace_days: int = 0) -> int:

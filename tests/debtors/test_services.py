@@ -49,7 +49,7 @@ from debtors.services import records as records_module
 from debtors.services.debtors import DebtorInput, debtor_create, debtor_review_minor
 from debtors.services.debts import DebtInput, debt_change_status, debt_create
 from debtors.services.disputes import dispute_open, dispute_resolve
-from debtors.services.ledger import adjustment_post, fee_post, payment_record
+from debtors.services.ledger import adjustment_post, entry_reverse, fee_post, payment_record
 from debtors.services.offers import offer_create, offer_settle, offers_expire
 from debtors.services.plans import installments_mark_missed, plan_create, plan_schedule
 from debtors.services.promises import promise_create, promises_evaluate
@@ -362,6 +362,51 @@ def test_a_plan_for_part_of_the_balance_returns_the_debt_to_active_when_done(wor
         assert _fresh(plan).status == PlanStatus.COMPLETED
         debt = _fresh(debt)
         assert (debt.balance_minor, debt.status) == (200_000, S.ACTIVE)
+
+
+def test_a_reversed_payment_is_owed_to_the_plan_again(world):
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 300_000, status=S.ACTIVE)
+        plan = plan_create(debt=debt, total_minor=300_000, count=3, frequency="monthly", first_due=today)
+        payment_record(debt=debt, amount_minor=150_000)
+        bounced, _ = payment_record(debt=debt, amount_minor=50_000)
+        assert _installments(plan) == [(100_000, "paid"), (100_000, "paid"), (0, "pending")]
+
+        entry_reverse(entry=bounced, memo="cheque bounced", actor=world.alice)
+        assert _installments(plan) == [(100_000, "paid"), (50_000, "pending"), (0, "pending")]
+        assert _fresh(plan).status == PlanStatus.ACTIVE
+        assert "plan_payment_reversed" in _event_kinds(debt)
+
+
+def test_reversing_the_payment_that_completed_a_plan_puts_the_debt_back_on_it(world):
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 200_000, status=S.ACTIVE)
+        plan = plan_create(debt=debt, total_minor=200_000, count=2, frequency="weekly", first_due=today)
+        payment_record(debt=debt, amount_minor=100_000)
+        last, _ = payment_record(debt=debt, amount_minor=100_000)
+        assert (_fresh(plan).status, _fresh(debt).status) == (PlanStatus.COMPLETED, S.PAID)
+
+        entry_reverse(entry=last, memo="chargeback")
+        assert _installments(plan) == [(100_000, "paid"), (0, "pending")]
+        assert _fresh(plan).status == PlanStatus.ACTIVE
+        debt = _fresh(debt)
+        assert (debt.balance_minor, debt.status) == (100_000, S.PAYMENT_PLAN)
+        assert "plan_reopened" in _event_kinds(debt)
+
+
+def test_reversing_a_payment_made_before_the_plan_leaves_the_plan_alone(world):
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 300_000, status=S.ACTIVE)
+        early, _ = payment_record(debt=debt, amount_minor=100_000)
+        plan = plan_create(debt=debt, total_minor=200_000, count=2, frequency="weekly", first_due=today)
+        payment_record(debt=debt, amount_minor=100_000)
+
+        entry_reverse(entry=early, memo="posted in error")
+        assert _installments(plan) == [(100_000, "paid"), (0, "pending")]
+        assert (_fresh(debt).balance_minor, _fresh(debt).status) == (200_000, S.PAYMENT_PLAN)
 
 
 def test_plan_create_refuses_past_dates_excess_and_a_second_plan(world):
