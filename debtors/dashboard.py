@@ -11,8 +11,11 @@ Rules every function here keeps:
   queries; Python only fills gaps (missing days, empty buckets) and merges at
   most one row per client, agent, bucket or day — never one per debt or payment.
   The number of queries does not grow with the number of debts (a test checks it).
-* **Money.** Integers in minor units of the workspace's one currency
-  (``workspace.currency``); rates are integer basis points. No floats.
+* **Money.** Integers in minor units of the workspace's currency
+  (``workspace.currency``); rates are integer basis points. No floats. Debts in
+  other currencies are left out of the figures (never added to them) and
+  reported apart by ``other_currencies``; a client statement lists every
+  currency, each line in its own.
 * **What "collected" means.** Money received: payments, less refunds and
   reversals of payments (and plus reversals of refunds). The posting time
   (``posted_at``, in the workspace's timezone) decides the day and month, because
@@ -205,11 +208,39 @@ def warm(*, workspace: Workspace) -> int:
     return 6
 
 
-def _visible(workspace: Workspace, membership: Membership, client: Client | None = None) -> QuerySet[Debt]:
+def _visible(
+    workspace: Workspace, membership: Membership, client: Client | None = None, *, any_currency: bool = False
+) -> QuerySet[Debt]:
+    """The debts a member sees — in the workspace's currency unless ``any_currency``:
+    amounts in different currencies are never added up (``other_currencies`` says
+    what the figures leave out)."""
     debts = debts_visible_to(workspace=workspace, membership=membership)
     if client is not None:
         debts = debts.filter(client=client)
+    if not any_currency:
+        debts = debts.filter(currency=workspace.currency)
     return debts
+
+
+def other_currencies(
+    *, workspace: Workspace, membership: Membership, today: date, client: Client | None = None
+) -> list[dict[str, Any]]:
+    """Visible debts in currencies other than the workspace's, which the figures
+    leave out: per currency, the number of debts, open debts and what they still
+    owe. One aggregate query; usually an empty list."""
+
+    def compute() -> list[dict[str, Any]]:
+        rows = (
+            _visible(workspace, membership, client, any_currency=True)
+            .exclude(currency=workspace.currency)
+            .values("currency")
+            .annotate(debts=Count("id"), outstanding=Sum("balance_minor", filter=OPEN))
+            .order_by("currency")
+        )
+        return [{"currency": r["currency"], "debts": r["debts"], "outstanding": r["outstanding"] or 0} for r in rows]
+
+    extra = f"client{client.pk}" if client is not None else ""
+    return _cached("other_currencies", workspace, membership, today, compute, extra=extra)
 
 
 def _entries(workspace: Workspace, debts: QuerySet[Debt]) -> QuerySet[LedgerEntry]:
@@ -572,16 +603,17 @@ def statement_entries(
     start = _midnight(_month_start(month), tz)
     end = _midnight(_add_months(_month_start(month), 1), tz)
     return (
-        _entries(workspace, _visible(workspace, membership, client))
+        _entries(workspace, _visible(workspace, membership, client, any_currency=True))
         .filter(COLLECTION, _posted_between(start, end))
         .order_by("posted_at", "id")
-        .values_list("posted_at", "debt__reference", "kind", "amount_minor")
+        .values_list("posted_at", "debt__reference", "kind", "amount_minor", "currency")
     )
 
 
-def statement_line(entry: tuple[Any, ...], *, bps: int, currency: str, tz: ZoneInfo) -> list[str]:
-    """One CSV line: posting date, debt reference, kind, collected, commission, net."""
-    posted_at, reference, kind, amount_minor = entry
+def statement_line(entry: tuple[Any, ...], *, bps: int, tz: ZoneInfo) -> list[str]:
+    """One CSV line: posting date, debt reference, kind, collected, commission, net
+    and the currency they are in (the debt's: a statement can hold several)."""
+    posted_at, reference, kind, amount_minor, currency = entry
     collected = -amount_minor
     commission = commission_minor(collected, bps)
     return [
@@ -591,6 +623,7 @@ def statement_line(entry: tuple[Any, ...], *, bps: int, currency: str, tz: ZoneI
         from_minor(collected, currency),
         from_minor(commission, currency),
         from_minor(collected - commission, currency),
+        currency,
     ]
 
 

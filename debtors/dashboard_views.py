@@ -28,7 +28,7 @@ from debtors.models import Client
 from debtors.selectors import client_get, clients_list
 
 STATEMENT_DOWNLOADED = "statement.downloaded"
-STATEMENT_HEADER = ["date", "debt_reference", "kind", "amount", "commission", "net"]
+STATEMENT_HEADER = ["date", "debt_reference", "kind", "amount", "commission", "net", "currency"]
 
 
 def _chart(
@@ -180,6 +180,10 @@ def _leaderboard_rows(board: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _other_currencies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "outstanding_text": money(r["outstanding"], r["currency"])} for r in rows]
+
+
 @workspace_view()
 def dashboard(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     if membership.client_id is not None:
@@ -223,6 +227,7 @@ def dashboard(request: HttpRequest, workspace: Workspace, membership: Membership
         promises=promises,
         leaderboard=_leaderboard_rows(board) if board is not None else None,
         leaderboard_more=board["agent_count"] - len(board["agents"]) if board is not None else 0,
+        other_currencies=_other_currencies(figures.other_currencies(**args)),
     )
     return render(request, "debtors/dashboard.html", context)
 
@@ -302,6 +307,9 @@ def client_portal(request: HttpRequest, workspace: Workspace, membership: Member
         return render(request, "debtors/portal_overview.html", context)
     data = figures.client_portal(workspace=workspace, membership=membership, client=client, today=today)
     context.update(_portal_context(membership, client, data))
+    context["other_currencies"] = _other_currencies(
+        figures.other_currencies(workspace=workspace, membership=membership, today=today, client=client)
+    )
     return render(request, "debtors/portal_overview.html", context)
 
 
@@ -345,9 +353,7 @@ def client_statement(request: HttpRequest, workspace: Workspace, membership: Mem
         with workspace_context(workspace, user_id=user_id):
             entries = figures.statement_entries(workspace=workspace, membership=membership, client=client, month=month)
             for entry in entries.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    figures.statement_line(entry, bps=client.commission_rate_bps, currency=workspace.currency, tz=tz)
-                )
+                yield writer.writerow(figures.statement_line(entry, bps=client.commission_rate_bps, tz=tz))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     safe_ref = re.sub(r"[^A-Za-z0-9_-]+", "-", client.reference).strip("-") or "client"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Sum
 from django.utils import timezone
@@ -18,10 +19,15 @@ from debtors.models import Client, LedgerEntry
 from debtors.services.money import from_minor
 
 
-def parse_period(period: str) -> tuple[date, date]:
-    today = timezone.localdate()
+def _zone(workspace: Any) -> ZoneInfo:
+    return ZoneInfo(getattr(workspace, "timezone", "") or "UTC")
+
+
+def parse_period(period: str, *, workspace: Any = None) -> tuple[date, date]:
+    """The calendar month ``YYYY-MM`` (default: the current month in the
+    workspace's time zone) as [first day, first day of the next month)."""
     if not period:
-        start = today.replace(day=1)
+        start = timezone.now().astimezone(_zone(workspace)).date().replace(day=1)
     else:
         try:
             start = datetime.strptime(period, "%Y-%m").date()  # noqa: DTZ007 (a calendar month)
@@ -32,7 +38,10 @@ def parse_period(period: str) -> tuple[date, date]:
 
 
 def remittance_rows(*, workspace: Any, start: date, end: date, client: Client | None = None) -> list[dict[str, Any]]:
-    tz = timezone.get_current_timezone()
+    """One row per client and currency (amounts in different currencies are never
+    added up), for entries posted from ``start`` to ``end`` — midnights in the
+    workspace's time zone, the same months as the client portal and statements."""
+    tz = _zone(workspace)
     since, until = datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end, time.min, tzinfo=tz)
     from debtors.dashboard import COLLECTION, entry_commission
 
@@ -46,34 +55,36 @@ def remittance_rows(*, workspace: Any, start: date, end: date, client: Client | 
     )
     rows = []
     for c in sorted(clients, key=lambda c: c.reference):
-        sums = qs.filter(debt__client=c).aggregate(
-            total=Sum("amount_minor"), commission=Sum(entry_commission(c.commission_rate_bps))
-        )
-        currency = str(
-            qs.filter(debt__client=c).values_list("currency", flat=True).first() or getattr(workspace, "currency", "")
-        )
-        collected = -(sums["total"] or 0)  # payments are negative entries
-        commission = -(sums["commission"] or 0)
-        rows.append(
-            {
-                "client_id": str(c.pk),
-                "client_ref": c.reference,
-                "client": c.name,
-                "currency": currency,
-                "collected_minor": collected,
-                "commission_minor": commission,
-                "net_minor": collected - commission,
-                "collected": from_minor(collected, currency),
-                "commission": from_minor(commission, currency),
-                "net": from_minor(collected - commission, currency),
-                "commission_rate_bps": c.commission_rate_bps,
-            }
-        )
+        by_currency = list(
+            qs.filter(debt__client=c)
+            .values("currency")
+            .annotate(total=Sum("amount_minor"), commission=Sum(entry_commission(c.commission_rate_bps)))
+            .order_by("currency")
+        ) or [{"currency": getattr(workspace, "currency", ""), "total": 0, "commission": 0}]
+        for sums in by_currency:
+            currency = str(sums["currency"])
+            collected = -(sums["total"] or 0)  # payments are negative entries
+            commission = -(sums["commission"] or 0)
+            rows.append(
+                {
+                    "client_id": str(c.pk),
+                    "client_ref": c.reference,
+                    "client": c.name,
+                    "currency": currency,
+                    "collected_minor": collected,
+                    "commission_minor": commission,
+                    "net_minor": collected - commission,
+                    "collected": from_minor(collected, currency),
+                    "commission": from_minor(commission, currency),
+                    "net": from_minor(collected - commission, currency),
+                    "commission_rate_bps": c.commission_rate_bps,
+                }
+            )
     return rows
 
 
 def remittance_statement(*, workspace: Any, period: str, client: Client | None = None) -> dict[str, Any]:
-    start, end = parse_period(period)
+    start, end = parse_period(period, workspace=workspace)
     return {
         "period": start.strftime("%Y-%m"),
         "from": start.isoformat(),

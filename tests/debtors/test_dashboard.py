@@ -387,6 +387,52 @@ def test_statement_includes_refunds_and_reversals_as_negative_lines(book, world)
     ]
 
 
+def _foreign_debt(ws: Workspace, client: Client, ref: str, amount: int, currency: str) -> Debt:
+    with workspace_context(ws):
+        debtor = debtor_create(workspace=ws, data=DebtorInput(full_name=f"Person {ref}"))
+        return debt_create(
+            workspace=ws,
+            client=client,
+            debtor=debtor,
+            data=DebtInput(reference=ref, original_amount_minor=amount, currency=currency),
+        )
+
+
+def test_debts_in_other_currencies_are_reported_apart_never_added_in(book, world):
+    before = {name: _figures(book.ws, world.alice, name) for name in ("overview", "aging_buckets")}
+    _pay(book.ws, _foreign_debt(book.ws, book.sahyadri, "J1", 90_000, "JPY"), 1_234)  # ¥1,234
+    _foreign_debt(book.ws, book.sahyadri, "J2", 10_000, "JPY")
+    _foreign_debt(book.ws, book.konkan, "U1", 25_000, "USD")
+    cache.clear()
+    after = {name: _figures(book.ws, world.alice, name) for name in ("overview", "aging_buckets")}
+    assert after == before  # the INR figures are exactly what they were
+    assert _figures(book.ws, world.alice, "other_currencies") == [
+        {"currency": "JPY", "debts": 2, "outstanding": 98_766},
+        {"currency": "USD", "debts": 1, "outstanding": 25_000},
+    ]
+    html = login(world.alice).get("/w/acme/").content.decode()
+    assert "2 debts in JPY (98,766 JPY outstanding); 1 debt in USD (250.00 USD outstanding)" in html
+
+    # A client's portal leaves out the other client's currencies; its statement lists
+    # every payment, each in the debt's own currency.
+    portal = login(_client_user(book.ws, book.sahyadri)).get("/w/acme/portal/")
+    assert "2 debts in JPY" in portal.content.decode() and "USD" not in portal.content.decode()
+    assert portal.context["figures"]["totals"]["this_month"]["collected"] == 14_110
+    rows = _csv(
+        login(world.alice).get(f"/w/acme/portal/statement.csv?client={book.sahyadri.pk}&month={book.today:%Y-%m}")
+    )
+    assert [(r["debt_reference"], r["amount"], r["commission"], r["currency"]) for r in rows] == [
+        ("S1", "101.05", "15.15", "INR"),
+        ("S5", "40.05", "6.00", "INR"),
+        ("J1", "1234", "185", "JPY"),
+    ]
+
+
+def test_the_dashboard_of_a_workspace_in_one_currency_has_no_currency_note(book, world):
+    assert _figures(book.ws, world.alice, "other_currencies") == []
+    assert 'data-testid="other-currencies"' not in login(world.alice).get("/w/acme/").content.decode()
+
+
 def test_statement_download_is_audited(book):
     user = _client_user(book.ws, book.sahyadri)
     r = login(user).get("/w/acme/portal/statement.csv?month=2020-01")

@@ -13,6 +13,7 @@ import stripe
 from django.db import connections
 from django.test import Client as HttpClient
 from django.test import override_settings
+from django.utils import timezone
 
 from collectpro.tenancy import workspace_context
 from debtors.models import Debt, DebtEvent, Dispute, LedgerEntry
@@ -21,7 +22,7 @@ from debtors.services.debts import DebtInput, debt_change_status, debt_create
 from payments.models import CheckoutSession, LinkStatus, PaymentLink, WebhookEvent
 from payments.reconciliation import reconciliation_run
 from payments.services import payment_link_create
-from tests.conftest import api
+from tests.conftest import api, login
 
 WEBHOOK_SECRET = "whsec_test_secret_for_collectpro"
 
@@ -405,6 +406,42 @@ def test_remittance_statement_for_a_client_scoped_key(world, debt):
         "850.00",
     )
     assert api(world.key_b).get("/api/v1/remittance/", {"client": row["client_id"]}).status_code == 400
+
+
+def test_remittance_has_a_row_per_currency_and_months_in_the_workspaces_time_zone(world, debt):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from accounts.models import Workspace
+    from debtors.services.ledger import payment_record
+
+    Workspace.objects.filter(pk=world.a.pk).update(timezone="Asia/Kolkata")
+    with workspace_context(world.a):
+        yen = debt_create(
+            workspace=world.a,
+            client=debt.client,
+            debtor=debt.debtor,
+            data=DebtInput(reference="JP-1", original_amount_minor=90_000, currency="JPY"),
+        )
+        payment_record(debt=yen, amount_minor=5_000)
+        inr, _ = payment_record(debt=debt, amount_minor=100_000)
+    # Posted 00:30 on 1 November in India — still 31 October in UTC.
+    first_of_november = datetime(2026, 11, 1, tzinfo=ZoneInfo("Asia/Kolkata")) + timedelta(minutes=30)
+    LedgerEntry.unscoped.filter(pk=inr.pk).update(posted_at=first_of_november)
+    november = api(world.key_a).get("/api/v1/remittance/", {"period": "2026-11"}).json()["clients"]
+    assert [(r["client_ref"], r["currency"], r["collected"]) for r in november] == [("SAHYADRI", "INR", "1000.00")]
+    assert api(world.key_a).get("/api/v1/remittance/", {"period": "2026-10"}).json()["clients"] == []
+    this_month = api(world.key_a).get("/api/v1/remittance/").json()["clients"]
+    assert [(r["currency"], r["collected"], r["commission"]) for r in this_month] == [("JPY", "5000", "750")]
+
+    LedgerEntry.unscoped.filter(pk=inr.pk).update(posted_at=timezone.now())
+    both = api(world.key_a).get("/api/v1/remittance/").json()["clients"]
+    assert [(r["client_ref"], r["currency"], r["net"]) for r in both] == [
+        ("SAHYADRI", "INR", "850.00"),
+        ("SAHYADRI", "JPY", "4250"),
+    ]
+    page = login(world.alice).get("/w/acme/payments/remittance/")
+    assert page.status_code == 200 and page.context["totals"] is None  # never one total across currencies
 
 
 def test_sandbox_checkout_needs_the_verified_debtor(world, debt, link):
