@@ -8,7 +8,7 @@ email also carries RFC 8058 List-Unsubscribe headers. Sending always goes throug
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -178,17 +178,76 @@ def communication_send(
         )
         from consent.tasks import deliver_communication
 
-        transaction.on_commit(lambda: deliver_communication.delay(debt.workspace_id, str(comm.pk)))
+        queued_at = timezone.now().isoformat()
+        transaction.on_commit(lambda: deliver_communication.delay(debt.workspace_id, str(comm.pk), queued_at))
     return comm
 
 
-def deliver(*, communication: Communication) -> str:
+# Reasons decided once, when the message was queued: it already counts towards
+# the caps, and a call's quiet period does not apply to messages.
+_DECIDED_AT_QUEUEING = frozenset({"frequency_cap", "recent_conversation"})
+# The debtor's clock: re-checked only when the hand-off is late (a retry, or a
+# worker that was down), since the gate checked it a moment ago otherwise.
+_TIME_OF_DAY = frozenset({"outside_hours", "weekend", "blackout"})
+DELIVERY_GRACE = timedelta(minutes=5)
+
+
+class DeliveryError(Exception):
+    """The provider did not take the message. ``transient``: worth trying again
+    (timeouts, connection errors, 429 and 5xx responses)."""
+
+    def __init__(self, message: str, *, transient: bool):
+        super().__init__(message)
+        self.transient = transient
+
+
+def _classify(exc: Exception) -> DeliveryError | None:
+    """A send failure as a ``DeliveryError``; None for a bug of ours (not a provider's
+    answer), which should surface as it is."""
+    import smtplib
+
+    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+
+    from consent.sms import SmsSendError
+
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, SmsSendError):
+        return DeliveryError(str(exc), transient=exc.transient)
+    if isinstance(exc, AnymailRecipientsRefused | smtplib.SMTPRecipientsRefused):
+        return DeliveryError("the provider refused the recipient", transient=False)
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        transient = status is None or status == 429 or status >= 500
+        return DeliveryError(f"the provider answered {status or 'nothing'}", transient=transient)
+    if isinstance(exc, OSError):  # connection refused or reset, timeouts, SMTP errors
+        return DeliveryError(f"{type(exc).__name__}: could not reach the provider", transient=True)
+    return None
+
+
+def deliver(*, communication: Communication, queued_at: datetime | None = None) -> str:
     """Hand a queued message to the email backend (Anymail/Brevo in production) or
-    the SMS provider. Idempotent: only a queued message is sent."""
+    the SMS provider. Idempotent: only a queued message is sent.
+
+    The rules are asked again first, at the time of sending: what changed since
+    the message was queued — an opt-out, a dispute, a payment in full — withholds
+    it (status ``refused``, with the reasons). The debtor's contact hours are
+    asked again too when the hand-off is late (``queued_at`` more than
+    ``DELIVERY_GRACE`` ago). A provider failure raises ``DeliveryError``."""
     if communication.status != "queued":
         return communication.status
     debt = communication.debt
     debtor = debt.debtor
+    from consent.rules import can_contact
+
+    now = timezone.now()
+    ignored = _DECIDED_AT_QUEUEING
+    if queued_at is None or now - queued_at <= DELIVERY_GRACE:
+        ignored = ignored | _TIME_OF_DAY
+    reasons = [r for r in can_contact(debt, communication.channel, now).reasons if r.code not in ignored]
+    if reasons:
+        communication_withheld(communication=communication, reasons=[r.as_dict() for r in reasons])
+        return "refused"
     subject, _, body = (
         (communication.content or "").partition("\n\n")
         if communication.channel == "email"
@@ -196,24 +255,77 @@ def deliver(*, communication: Communication) -> str:
     )
     unsubscribe = opt_out_url(workspace_id=debt.workspace_id, debtor_id=str(debtor.pk), channel=communication.channel)
     message_id = ""
-    if communication.channel == "email":
-        from django.core.mail import EmailMessage
+    try:
+        if communication.channel == "email":
+            from django.core.mail import EmailMessage
 
-        message = EmailMessage(
-            subject=subject,
-            body=body,
-            to=[debtor.email],
-            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        )
-        message.extra_headers["X-CollectPro-Communication"] = str(communication.pk)
-        message.send()
-        status = getattr(message, "anymail_status", None)
-        message_id = (getattr(status, "message_id", "") or "") if status is not None else ""
-    elif communication.channel in ("sms", "whatsapp"):
-        from consent.sms import get_sms_provider
+            message = EmailMessage(
+                subject=subject,
+                body=body,
+                to=[debtor.email],
+                headers={
+                    "List-Unsubscribe": f"<{unsubscribe}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                },
+            )
+            message.extra_headers["X-CollectPro-Communication"] = str(communication.pk)
+            message.send()
+            status = getattr(message, "anymail_status", None)
+            message_id = (getattr(status, "message_id", "") or "") if status is not None else ""
+        elif communication.channel in ("sms", "whatsapp"):
+            from consent.sms import get_sms_provider
 
-        message_id = get_sms_provider().send(to=debtor.phone or "", body=body, channel=communication.channel)
+            message_id = get_sms_provider().send(to=debtor.phone or "", body=body, channel=communication.channel)
+    except Exception as exc:
+        error = _classify(exc)
+        if error is None:
+            raise
+        raise error from exc
     Communication.objects.for_workspace(debt.workspace_id).filter(pk=communication.pk, status="queued").update(
         status="sent", provider_message_id=str(message_id or "")[:200]
     )
     return "sent"
+
+
+def communication_withheld(*, communication: Communication, reasons: list[dict[str, str]]) -> None:
+    """A queued message the rules no longer allow: not sent, ``refused`` with the reasons."""
+    debt = communication.debt
+    with transaction.atomic():
+        if (
+            not Communication.objects.for_workspace(debt.workspace_id)
+            .filter(pk=communication.pk, status="queued")
+            .update(status="refused", refusal_reasons=reasons)
+        ):
+            return
+        codes = [r["code"] for r in reasons]
+        channel = communication.channel
+        debt_event(
+            debt, f"communication.{channel}", f"{channel.title()} withheld: " + ", ".join(codes), obj=communication
+        )
+        audit_record(
+            action="communication.withheld",
+            workspace=debt.workspace_id,
+            obj=communication,
+            metadata={"channel": channel, "reasons": codes},
+        )
+
+
+def communication_failed(*, communication: Communication, error: str, attempts: int) -> None:
+    """The provider would not take a queued message (for good, or after every retry)."""
+    debt = communication.debt
+    with transaction.atomic():
+        if (
+            not Communication.objects.for_workspace(debt.workspace_id)
+            .filter(pk=communication.pk, status="queued")
+            .update(status="failed")
+        ):
+            return
+        channel = communication.channel
+        summary = f"{channel.title()} not sent after {attempts} attempt{'s' if attempts != 1 else ''}: {error}"
+        debt_event(debt, f"communication.{channel}", summary[:200], obj=communication)
+        audit_record(
+            action="communication.failed",
+            workspace=debt.workspace_id,
+            obj=communication,
+            metadata={"channel": channel, "error": error[:200], "attempts": attempts},
+        )

@@ -12,10 +12,21 @@ from django.utils.module_loading import import_string
 log = logging.getLogger("collectpro.sms")
 
 
+class SmsSendError(Exception):
+    """What a provider raises when it could not send: ``transient`` when trying
+    again later may work (timeouts, throttling, the provider's 5xx), otherwise
+    (a number it will not text, a blocked account) the message fails for good.
+    Connection errors (``OSError``) count as transient without wrapping."""
+
+    def __init__(self, message: str, *, transient: bool):
+        super().__init__(message)
+        self.transient = transient
+
+
 class SmsProvider(ABC):
     @abstractmethod
     def send(self, *, to: str, body: str, channel: str = "sms") -> str:
-        """Send and return the provider's message id."""
+        """Send and return the provider's message id; raise ``SmsSendError``."""
 
 
 class LoggingSmsProvider(SmsProvider):

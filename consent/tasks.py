@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from datetime import datetime
+
+from celery import Task, shared_task
 
 from accounts.models import Workspace
 from collectpro.context import request_info
 from collectpro.tenancy import workspace_context
+
+log = logging.getLogger(__name__)
 
 
 @shared_task
@@ -15,9 +20,15 @@ def policy_notify_debtors(policy_id: str) -> int:
     return policy_change_notify_all(policy_id=policy_id)
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=60)
-def deliver_communication(self: object, workspace_id: int, communication_id: str) -> str:
-    from consent.communications import deliver
+# A provider that fails for a moment gets five more tries over about half an hour
+# (1, 2, 4, 8 and 16 minutes apart); then the message is marked failed.
+DELIVERY_RETRIES = 5
+DELIVERY_FIRST_RETRY_SECONDS = 60
+
+
+def _delivery_attempt(workspace_id: int, communication_id: str, since: datetime | None, attempt: int) -> str | None:
+    """Try once; the outcome, or None to try again later."""
+    from consent.communications import DeliveryError, communication_failed, deliver
     from debtors.models import Communication
 
     workspace = Workspace.objects.get(pk=workspace_id)
@@ -29,7 +40,25 @@ def deliver_communication(self: object, workspace_id: int, communication_id: str
         )
         if comm is None:
             return "missing"
-        return deliver(communication=comm)
+        try:
+            return deliver(communication=comm, queued_at=since)
+        except DeliveryError as exc:
+            if not exc.transient or attempt > DELIVERY_RETRIES:
+                communication_failed(communication=comm, error=str(exc), attempts=attempt)
+                return "failed"
+            log.warning("communication %s: %s; trying again (attempt %d)", communication_id, exc, attempt)
+            return None
+
+
+@shared_task(bind=True, max_retries=DELIVERY_RETRIES)
+def deliver_communication(self: Task, workspace_id: int, communication_id: str, queued_at: str | None = None) -> str:
+    since = datetime.fromisoformat(queued_at) if queued_at else None
+    attempt = self.request.retries + 1
+    while (outcome := _delivery_attempt(workspace_id, communication_id, since, attempt)) is None:
+        if not self.request.is_eager:
+            raise self.retry(countdown=DELIVERY_FIRST_RETRY_SECONDS * 2 ** (attempt - 1))
+        attempt += 1  # in-process (embedded default, tests): no broker to wait on; again at once
+    return outcome
 
 
 @shared_task

@@ -1,0 +1,182 @@
+"""Delivering a queued message: provider failures are retried or fail for good, and
+the rules are asked again at the time of sending."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, timedelta
+
+import pytest
+from anymail.exceptions import AnymailAPIError
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from collectpro.tenancy import workspace_context
+from consent.communications import communication_send, template_save
+from consent.models import ConsentAction, ConsentSource, Purpose
+from consent.services import consent_record
+from consent.sms import SmsProvider, SmsSendError
+from consent.tasks import DELIVERY_RETRIES, deliver_communication
+from debtors.models import Communication, DebtEvent
+from tests.celery_worker import celery_redis_worker, published_tasks  # noqa: F401  (fixture)
+from tests.debtors.factories import make_debt
+
+IST = zoneinfo.ZoneInfo("Asia/Kolkata")
+DAYTIME = datetime(2026, 11, 23, 11, 0, tzinfo=IST)
+
+
+class ScriptedSms(SmsProvider):
+    """An SMS provider that fails as scripted (one entry per attempt), then sends."""
+
+    script: list[Exception] = []
+    attempts = 0
+    sent: list[str] = []
+
+    def send(self, *, to: str, body: str, channel: str = "sms") -> str:
+        ScriptedSms.attempts += 1
+        if ScriptedSms.script:
+            raise ScriptedSms.script.pop(0)
+        ScriptedSms.sent.append(body)
+        return f"scripted-{ScriptedSms.attempts}"
+
+
+class RefusingEmail(EmailBackend):
+    """The email provider's API rejects the message (HTTP 400)."""
+
+    def send_messages(self, messages):
+        raise AnymailAPIError("Invalid sender domain", status_code=400)
+
+
+@pytest.fixture
+def debt(world, settings):
+    settings.SMS_PROVIDER = f"{__name__}.ScriptedSms"
+    ScriptedSms.script, ScriptedSms.attempts, ScriptedSms.sent = [], 0, []
+    with workspace_context(world.a):
+        debt = make_debt(world.a, email="kavya@example.com")
+        for channel, subject in (("sms", ""), ("email", "About {{ reference }}")):
+            template_save(
+                workspace=world.a,
+                name="reminder",
+                channel=channel,
+                language="en",
+                subject=subject,
+                body="{{ balance }} {{ currency }} is due.",
+            )
+    return debt
+
+
+def _send(world, debt, channel: str, capture, *, deliver: bool = True) -> Communication:
+    with workspace_context(world.a), capture(execute=deliver) as callbacks:
+        comm = communication_send(debt=debt, channel=channel, template_name="reminder", at=DAYTIME)
+    comm.callbacks = callbacks  # type: ignore[attr-defined]
+    return comm
+
+
+def _state(world, comm: Communication) -> tuple[str, list[str]]:
+    with workspace_context(world.a):
+        status = Communication.objects.get(pk=comm.pk).status
+        lines = list(
+            DebtEvent.objects.filter(object_id=str(comm.pk)).order_by("created_at").values_list("summary", flat=True)
+        )
+    return status, lines
+
+
+def test_a_provider_hiccup_is_retried_and_the_message_sent_once(world, debt, django_capture_on_commit_callbacks):
+    ScriptedSms.script = [ConnectionResetError("reset by peer"), SmsSendError("throttled", transient=True)]
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks)
+    assert ScriptedSms.attempts == 3 and len(ScriptedSms.sent) == 1
+    status, lines = _state(world, comm)
+    assert status == "sent" and not any("not sent" in line for line in lines)
+
+
+def test_a_provider_that_keeps_failing_marks_the_message_failed(world, debt, django_capture_on_commit_callbacks):
+    ScriptedSms.script = [TimeoutError("timed out")] * (DELIVERY_RETRIES + 1)
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks)
+    assert ScriptedSms.attempts == DELIVERY_RETRIES + 1 and ScriptedSms.sent == []
+    status, lines = _state(world, comm)
+    assert status == "failed"
+    assert lines[-1] == "Sms not sent after 6 attempts: TimeoutError: could not reach the provider"
+    with workspace_context(world.a):
+        event = AuditEvent.objects.get(action="communication.failed", object_id=str(comm.pk))
+    assert event.metadata["attempts"] == 6
+
+
+def test_a_permanent_refusal_is_not_retried(world, debt, django_capture_on_commit_callbacks):
+    ScriptedSms.script = [SmsSendError("number cannot receive SMS", transient=False)]
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks)
+    assert ScriptedSms.attempts == 1
+    assert _state(world, comm) == (
+        "failed",
+        [_state(world, comm)[1][0], "Sms not sent after 1 attempt: number cannot receive SMS"],
+    )
+
+
+def test_an_email_the_provider_rejects_fails_at_once(world, debt, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingEmail"
+    comm = _send(world, debt, "email", django_capture_on_commit_callbacks)
+    status, lines = _state(world, comm)
+    assert status == "failed" and lines[-1] == "Email not sent after 1 attempt: the provider answered 400"
+    assert mail.outbox == []
+
+
+def test_an_opt_out_between_queueing_and_sending_withholds_the_message(world, debt, django_capture_on_commit_callbacks):
+    comm = _send(world, debt, "email", django_capture_on_commit_callbacks, deliver=False)
+    with workspace_context(world.a):
+        consent_record(
+            workspace=world.a,
+            subject_type="debtor",
+            subject_id=str(debt.debtor_id),
+            purpose=Purpose.CONTACT_EMAIL,
+            action=ConsentAction.WITHDRAW,
+            source=ConsentSource.OPT_OUT_LINK,
+        )
+    for callback in comm.callbacks:  # the worker picks the message up now
+        callback()
+    assert mail.outbox == []
+    status, lines = _state(world, comm)
+    assert status == "refused" and lines[-1] == "Email withheld: opted_out"
+    with workspace_context(world.a):
+        assert Communication.objects.get(pk=comm.pk).refusal_reasons[0]["code"] == "opted_out"
+        assert AuditEvent.objects.filter(action="communication.withheld", object_id=str(comm.pk)).exists()
+
+
+def test_a_late_hand_off_is_held_to_the_debtors_contact_hours(
+    world, debt, monkeypatch, django_capture_on_commit_callbacks
+):
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
+    night = datetime(2026, 11, 24, 2, 30, tzinfo=IST)
+    monkeypatch.setattr(timezone, "now", lambda: night)
+    # Queued a minute ago: the gate's decision stands (the hours were just checked).
+    assert (
+        deliver_communication.delay(world.a.pk, str(comm.pk), (night - timedelta(minutes=1)).isoformat()).get()
+        == "sent"
+    )
+
+    late = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
+    # The worker was down all night: at 02:30 for the debtor, the message waits no more.
+    assert (
+        deliver_communication.delay(world.a.pk, str(late.pk), (night - timedelta(hours=6)).isoformat()).get()
+        == "refused"
+    )
+    status, lines = _state(world, late)
+    assert status == "refused" and lines[-1] == "Sms withheld: outside_hours"
+    assert len(ScriptedSms.sent) == 1
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_retries_through_the_broker(world, debt, monkeypatch, celery_redis_worker):  # noqa: F811
+    import consent.tasks
+
+    monkeypatch.setattr(consent.tasks, "DELIVERY_FIRST_RETRY_SECONDS", 0)
+    monkeypatch.setattr(timezone, "now", lambda: DAYTIME)
+    ScriptedSms.script = [ConnectionRefusedError("refused"), SmsSendError("503 from the provider", transient=True)]
+    with published_tasks() as published, workspace_context(world.a):
+        comm = communication_send(debt=debt, channel="sms", template_name="reminder", at=DAYTIME)
+    (task,) = [t for t in published if t.name == "consent.tasks.deliver_communication"]
+    # A retried task keeps its id; its result is the last attempt's.
+    assert celery_redis_worker.AsyncResult(task.id).get(timeout=60) == "sent"
+    assert _state(world, comm)[0] == "sent"
+    assert ScriptedSms.attempts == 3 and len(ScriptedSms.sent) == 1
