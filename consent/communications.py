@@ -143,9 +143,9 @@ def communication_send(
         language=debt.debtor.preferred_language or "en",
     )
     if not payment_link and "payment_link" in template.body:
-        from payments.services import payment_link_create
+        from payments.services import payment_link_for_message
 
-        payment_link = payment_link_create(debt=debt, actor=actor).url
+        payment_link = payment_link_for_message(debt=debt, actor=actor)
     subject, body, _ = render(template, debt, payment_link=payment_link)
     with transaction.atomic():
         comm = Communication(

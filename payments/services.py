@@ -123,6 +123,32 @@ def payment_link_create(
     return IssuedLink(link, token, link_url(token))
 
 
+# A message reuses the debt's link while it has at least this long to live, so
+# every reminder a debtor holds keeps working; closer to expiry it gets a new one.
+REUSE_MIN_REMAINING = timedelta(days=3)
+
+
+def payment_link_for_message(*, debt: Debt, actor: Any = None) -> str:
+    """The full-balance link to put in a message: the active one, if it has at
+    least ``REUSE_MIN_REMAINING`` left and is not locked (its token is kept
+    encrypted for this), otherwise a new one — which replaces it."""
+    now = timezone.now()
+    current = (
+        PaymentLink.objects.for_workspace(debt.workspace_id)
+        .filter(
+            debt=debt,
+            purpose_key=str(LinkPurpose.FULL_BALANCE),
+            status=LinkStatus.ACTIVE,
+            expires_at__gte=now + REUSE_MIN_REMAINING,
+        )
+        .exclude(locked_until__gt=now)
+        .first()
+    )
+    if current is not None and current.token:
+        return link_url(str(current.token))
+    return payment_link_create(debt=debt, actor=actor).url
+
+
 def payment_link_revoke(*, link: PaymentLink, actor: Any = None) -> PaymentLink:
     with transaction.atomic():
         if (

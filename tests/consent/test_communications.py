@@ -122,3 +122,42 @@ def test_templates_are_versioned(world):
         assert MessageTemplate.objects.get(pk=v1.pk).is_active is False
         with pytest.raises(Exception, match="Template error"):
             template_save(workspace=world.a, name="t", channel="email", language="en", subject="a", body="{% bad %}")
+
+
+def test_reminders_carry_the_same_payment_link_while_it_has_days_to_live(
+    world, setup, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+    from urllib.parse import urlsplit
+
+    from django.utils import timezone
+
+    from payments.models import LinkStatus, PaymentLink
+
+    with workspace_context(world.a):
+        template_save(
+            workspace=world.a,
+            name="pay",
+            channel="email",
+            language="en",
+            subject="Pay {{ reference }}",
+            body="Pay here: {{ payment_link }}",
+        )
+
+    def send() -> str:
+        with workspace_context(world.a), django_capture_on_commit_callbacks(execute=True):
+            communication_send(debt=setup, channel="email", template_name="pay", at=DAYTIME)
+        return re.search(r"Pay here: (\S+)", mail.outbox[-1].body).group(1)
+
+    first, second = send(), send()
+    assert first == second  # the first email's link still works
+    with workspace_context(world.a):
+        (link,) = PaymentLink.objects.filter(debt=setup)
+        assert link.status == LinkStatus.ACTIVE
+        # Two days before it expires, the next message gets a fresh link.
+        PaymentLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() + timedelta(days=2))
+    third = send()
+    assert third != first and HttpClient().get(urlsplit(third).path).status_code == 200
+    with workspace_context(world.a):
+        assert PaymentLink.objects.get(pk=link.pk).status == LinkStatus.REVOKED
+        assert PaymentLink.objects.filter(debt=setup, status=LinkStatus.ACTIVE).count() == 1
