@@ -38,6 +38,7 @@ import csv
 import io
 import logging
 import random
+import re
 import secrets
 import tempfile
 import uuid
@@ -135,6 +136,21 @@ def clean_header_map(header_map: dict[str, Any] | None) -> dict[str, str]:
             raise ValidationError({"header_map": f"Name the file's column for {ours}."})
         cleaned[ours] = theirs.strip()
     return cleaned
+
+
+def parse_header_map(text: str | None) -> dict[str, str]:
+    """``external_ref=Customer No, amount=Balance`` (pairs separated by commas or
+    new lines, as the command's ``--map`` and the upload page take them) → {our
+    column: their column}; a malformed pair is a ValidationError naming it."""
+    mapping: dict[str, str] = {}
+    for part in re.split(r"[,\n]", text or ""):
+        if not part.strip():
+            continue
+        ours, sep, theirs = part.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            raise ValidationError({"header_map": f"Write our_column=your_column (got {part.strip()!r})."})
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
 
 
 def header_positions(header: list[str], header_map: dict[str, str], *, has_client: bool) -> dict[str, int]:

@@ -505,10 +505,11 @@ def placements(request: HttpRequest, workspace: Workspace, membership: Membershi
                 file_name=upload.name,
                 client=client,
                 strict=form.cleaned_data["strict"],
+                header_map=form.cleaned_data["header_map"],
                 actor=_user(request),
             )
         except ValidationError as exc:
-            form.add_error("file", exc.messages)
+            form.add_error("file", exc.messages)  # e.g. a required column is missing
         else:
             imports.placement_import_enqueue(job)
             return redirect("placement_detail", workspace_slug=workspace.slug, import_id=job.pk)

@@ -468,6 +468,44 @@ def test_command_client_and_map_options(world, tmp_path):
     assert "100%" in err  # the progress bar
 
 
+def test_upload_page_takes_other_column_names(world, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import login
+
+    header = HEADER.replace("external_ref", "Customer No").replace("client_ref", "Bank")
+    upload = SimpleUploadedFile("bank.csv", _csv(*GOOD, header=header), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        r = login(world.alice).post(
+            "/w/acme/placements/", {"file": upload, "header_map": "external_ref = Customer No\nclient_ref=Bank"}
+        )
+    assert r.status_code == 302
+    with workspace_context(world.a):
+        job = PlacementImport.objects.get()
+        assert job.header_map == {"external_ref": "Customer No", "client_ref": "Bank"}
+        assert (job.status, job.created_count) == ("done", 4)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ("amount", "Write our_column=your_column (got &#x27;amount&#x27;)"),
+        ("balance=Amount", "Unknown column(s) balance"),
+        ("", "missing required column"),  # the file's own names, unmapped
+    ],
+)
+def test_upload_page_names_a_bad_column_mapping_and_stores_nothing(world, mapping, message):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import login
+
+    upload = SimpleUploadedFile("bank.csv", _csv(*GOOD, header=HEADER.replace("amount", "Balance")))
+    r = login(world.alice).post("/w/acme/placements/", {"file": upload, "header_map": mapping})
+    assert r.status_code == 400 and message in r.content.decode()
+    with workspace_context(world.a):
+        assert not PlacementImport.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -12,7 +12,13 @@ from accounts.models import Workspace
 from collectpro.context import request_info
 from collectpro.tenancy import workspace_context
 from debtors import selectors
-from debtors.imports import COLUMNS, placement_import_create, placement_import_execute, placement_import_rejects
+from debtors.imports import (
+    COLUMNS,
+    parse_header_map,
+    placement_import_create,
+    placement_import_execute,
+    placement_import_rejects,
+)
 
 SHOW_REJECTS = 50
 
@@ -21,19 +27,6 @@ def one_line(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return " ".join(" ".join(messages) for messages in exc.message_dict.values())
     return " ".join(exc.messages)
-
-
-def parse_map(raw: str | None) -> dict[str, str]:
-    """'external_ref=Customer No,amount=Balance' → {our column: their column}."""
-    mapping: dict[str, str] = {}
-    for part in (raw or "").split(","):
-        if not part.strip():
-            continue
-        ours, sep, theirs = part.partition("=")
-        if not sep or not ours.strip() or not theirs.strip():
-            raise CommandError(f"--map: write our_column=their_column, comma-separated (got {part.strip()!r}).")
-        mapping[ours.strip()] = theirs.strip()
-    return mapping
 
 
 class Command(BaseCommand):
@@ -57,7 +50,10 @@ class Command(BaseCommand):
         workspace = Workspace.objects.filter(slug=opts["slug"]).first()
         if workspace is None:
             raise CommandError(f"No workspace with slug {opts['slug']!r}.")
-        mapping = parse_map(opts["map"])
+        try:
+            mapping = parse_header_map(opts["map"])
+        except ValidationError as exc:
+            raise CommandError(f"--map: {one_line(exc)}") from exc
         client = None
         if opts["client"]:
             with workspace_context(workspace):
