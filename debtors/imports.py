@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -979,8 +980,6 @@ class ImportRun:
         """Write on a second connection while planning the next chunk? On PostgreSQL,
         for big files, outside a transaction (a caller's open transaction, e.g. a
         test's, would hide its rows from the writer's connection)."""
-        from django.conf import settings
-
         minimum = settings.PLACEMENT_IMPORT_PIPELINE_MIN_ROWS
         return _is_postgres() and not connection.in_atomic_block and self.total >= minimum
 
@@ -1197,13 +1196,53 @@ def generate_placements_csv(path: Any, rows: int, *, clients: list[str], seed: i
             )
 
 
+def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
+    """Delete the rejects files of imports that finished more than
+    ``PLACEMENT_REJECTS_RETENTION_DAYS`` ago (their rows are personal data as
+    uploaded); the jobs keep their counts. One audit event per run that deleted
+    any. Idempotent; returns how many files were deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.PLACEMENT_REJECTS_RETENTION_DAYS)
+    due = list(
+        PlacementImport.objects.for_workspace(workspace_id)
+        .filter(finished_at__lt=cutoff, rejects_purged_at__isnull=True)
+        .exclude(rejects_storage_name="")
+        .values_list("pk", "rejects_storage_name")
+    )
+    for _, name in due:
+        default_storage.delete(name)  # a file already gone is not an error
+    if due:
+        with transaction.atomic():
+            PlacementImport.objects.for_workspace(workspace_id).filter(pk__in=[pk for pk, _ in due]).update(
+                rejects_storage_name="", rejects_purged_at=now
+            )
+            audit_record(
+                action="placement.rejects_purged",
+                workspace=workspace_id,
+                object_type="debtors.placementimport",
+                metadata={
+                    "imports": [str(pk) for pk, _ in due],
+                    "retention_days": settings.PLACEMENT_REJECTS_RETENTION_DAYS,
+                },
+            )
+    return len(due)
+
+
 def rejects_download(job: PlacementImport) -> Any:
-    """The rejects CSV of a job as a download, audited (it holds rows as uploaded)."""
-    from django.http import FileResponse, Http404
+    """The rejects CSV of a job as a download, audited (it holds rows as uploaded);
+    410 Gone once the retention rule has deleted it."""
+    from django.http import FileResponse, Http404, HttpResponse
 
     from audit import actions
     from audit.services import record_personal_data_access
 
+    if job.rejects_purged_at is not None:
+        return HttpResponse(
+            f"The rejects file was deleted on {job.rejects_purged_at:%Y-%m-%d}, "
+            f"{settings.PLACEMENT_REJECTS_RETENTION_DAYS} days after the import (retention rule).",
+            status=410,
+            content_type="text/plain; charset=utf-8",
+        )
     if not job.rejects_storage_name:
         raise Http404("This import rejected no rows")
     record_personal_data_access(

@@ -640,6 +640,8 @@ class PlacementImport(TenantModel):
     unchanged_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     rejects_storage_name = models.CharField(max_length=200, blank=True, default="")
+    # When the rejects file was deleted under PLACEMENT_REJECTS_RETENTION_DAYS.
+    rejects_purged_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True, default="")
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)

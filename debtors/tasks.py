@@ -20,7 +20,8 @@ def collections_upkeep_all() -> int:
 
 @shared_task
 def collections_upkeep(workspace_id: int) -> dict[str, int]:
-    """Missed installments, promises due, expired offers — each idempotent."""
+    """Missed installments, promises due, expired offers, old rejects files — each idempotent."""
+    from debtors.imports import placement_rejects_purge
     from debtors.services.offers import offers_expire
     from debtors.services.plans import installments_mark_missed
     from debtors.services.promises import promises_evaluate
@@ -30,10 +31,12 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
         missed = installments_mark_missed(workspace_id=workspace_id)
         promises = promises_evaluate(workspace_id=workspace_id)
         expired = offers_expire(workspace_id=workspace_id)
+        purged = placement_rejects_purge(workspace_id=workspace_id)
     return {
         "installments_missed": missed,
         **{f"promises_{k}": v for k, v in promises.items()},
         "offers_expired": expired,
+        "rejects_purged": purged,
     }
 
 

@@ -468,6 +468,39 @@ def test_command_client_and_map_options(world, tmp_path):
     assert "100%" in err  # the progress bar
 
 
+def test_rejects_files_are_deleted_after_the_retention_period(world, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from debtors.imports import placement_rejects_purge
+    from tests.conftest import api, login
+
+    settings.PLACEMENT_REJECTS_RETENTION_DAYS = 30
+    old = run_import(world.a, _csv(*GOOD, "CUST-9,Bad,,,,,,LN-9,abc,INR,,SAHYADRI"))
+    recent = run_import(world.a, _csv("CUST-8,Bad,,,,,,LN-8,abc,INR,,SAHYADRI"))
+    now = timezone.now()
+    with workspace_context(world.a):
+        PlacementImport.objects.filter(pk=old.pk).update(finished_at=now - timedelta(days=31))
+        PlacementImport.objects.filter(pk=recent.pk).update(finished_at=now - timedelta(days=29))
+    assert default_storage.exists(old.rejects_storage_name)
+
+    with workspace_context(world.a):
+        assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 1
+        assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 0  # nothing left to do
+        purged = PlacementImport.objects.get(pk=old.pk)
+        event = AuditEvent.objects.get(action="placement.rejects_purged")
+    assert not default_storage.exists(old.rejects_storage_name)
+    assert default_storage.exists(recent.rejects_storage_name)
+    assert (purged.rejected_count, purged.created_count, purged.rejects_storage_name) == (1, 4, "")
+    assert event.metadata == {"imports": [str(old.pk)], "retention_days": 30}
+
+    page = login(world.alice).get(f"/w/acme/placements/{old.pk}/rejects.csv")
+    assert page.status_code == 410 and "30 days after the import" in page.content.decode()
+    assert api(world.key_a).get(f"/api/v1/placements/{old.pk}/rejects.csv").status_code == 410
+    assert login(world.alice).get(f"/w/acme/placements/{recent.pk}/rejects.csv").status_code == 200
+
+
 def test_upload_page_takes_other_column_names(world, django_capture_on_commit_callbacks):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

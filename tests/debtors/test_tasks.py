@@ -87,7 +87,13 @@ def test_collections_upkeep_runs_on_the_worker_and_does_each_job(world):
     # Ran by the worker through the broker, and the result came back through Redis.
     assert not isinstance(result, EagerResult)
     assert type(result.backend).__name__ == "RedisBackend" and result.state == "SUCCESS"
-    assert counts == {"installments_missed": 1, "promises_kept": 0, "promises_broken": 1, "offers_expired": 1}
+    assert counts == {
+        "installments_missed": 1,
+        "promises_kept": 0,
+        "promises_broken": 1,
+        "offers_expired": 1,
+        "rejects_purged": 0,
+    }
     with workspace_context(world.a):
         first = Installment.objects.for_workspace(world.a).get(plan=plan, seq=1)
         assert first.status == InstallmentStatus.MISSED
@@ -103,7 +109,13 @@ def test_collections_upkeep_runs_on_the_worker_and_does_each_job(world):
 
     # Safe to run twice: the second run finds nothing left to do.
     again = collections_upkeep.delay(world.a.pk).get(timeout=RESULT_TIMEOUT)
-    assert again == {"installments_missed": 0, "promises_kept": 0, "promises_broken": 0, "offers_expired": 0}
+    assert again == {
+        "installments_missed": 0,
+        "promises_kept": 0,
+        "promises_broken": 0,
+        "offers_expired": 0,
+        "rejects_purged": 0,
+    }
     with workspace_context(world.a):
         assert (
             DebtEvent.objects.for_workspace(world.a).filter(debt_id=plan.debt_id, kind="installment_missed").count()
