@@ -94,6 +94,7 @@ from debtors.models import (
 )
 from debtors.services.debtors import ADULT_AGE, DebtorInput, age_on
 from debtors.services.money import from_minor
+from debtors.services.priority import score as priority_score
 
 logger = logging.getLogger(__name__)
 
@@ -602,6 +603,7 @@ DEBT_COLUMNS = (
     "balance_minor",
     "due_date",
     "status",
+    "priority_score",
     "created_at",
     "updated_at",
 )
@@ -708,6 +710,17 @@ class ChunkWriter:
                     amount,
                     nd.due_date,
                     held if hold else placed,
+                    0
+                    if hold
+                    else priority_score(
+                        status=placed,
+                        balance_minor=amount,
+                        currency=nd.currency,
+                        due_date=nd.due_date,
+                        last_contact_at=None,
+                        today=today,
+                        now=now,
+                    ),
                     now,
                     now,
                 )

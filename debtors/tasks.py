@@ -20,10 +20,12 @@ def collections_upkeep_all() -> int:
 
 @shared_task
 def collections_upkeep(workspace_id: int) -> dict[str, int]:
-    """Missed installments, promises due, expired offers, old rejects files — each idempotent."""
+    """Missed installments, promises due, expired offers, old rejects files, then
+    the priority scores (which those change) — each idempotent."""
     from debtors.imports import placement_rejects_purge
     from debtors.services.offers import offers_expire
     from debtors.services.plans import installments_mark_missed
+    from debtors.services.priority import priorities_refresh
     from debtors.services.promises import promises_evaluate
 
     workspace = Workspace.objects.get(pk=workspace_id)
@@ -32,11 +34,13 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
         promises = promises_evaluate(workspace_id=workspace_id)
         expired = offers_expire(workspace_id=workspace_id)
         purged = placement_rejects_purge(workspace_id=workspace_id)
+        rescored = priorities_refresh(workspace_id=workspace_id)
     return {
         "installments_missed": missed,
         **{f"promises_{k}": v for k, v in promises.items()},
         "offers_expired": expired,
         "rejects_purged": purged,
+        "priorities_changed": rescored,
     }
 
 

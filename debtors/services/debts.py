@@ -12,6 +12,7 @@ from accounts.models import Membership, User, Workspace
 from accounts.roles import Role
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Client, Debt, Debtor, DebtParty, DebtStatus, EntryKind, PartyRole
+from debtors.services import priority
 from debtors.services.ledger import _lock, _set_status, debt_event, entry_post
 from debtors.services.money import exponent
 
@@ -70,6 +71,16 @@ def debt_create(*, workspace: Workspace, client: Client, debtor: Debtor, data: D
                 due_date=data.due_date,
                 opened_on=data.opened_on,
                 charge_off_date=data.charge_off_date,
+            )
+            now = timezone.now()
+            debt.priority_score = priority.score(
+                status=DebtStatus.ON_HOLD if debtor.is_minor else DebtStatus.NEW,
+                balance_minor=data.original_amount_minor,
+                currency=data.currency,
+                due_date=data.due_date,
+                last_contact_at=None,
+                today=timezone.localdate(now),
+                now=now,
             )
             debt.save(force_insert=True)
             entry_post(
