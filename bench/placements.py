@@ -64,20 +64,6 @@ CLIENTS: tuple[tuple[str, str], ...] = (
     ("Bharat Consumer Finance", "BCF"),
     ("Coastal Credit Co-op", "CCC"),
 )
-COPY_COLUMNS = (
-    "external_ref",
-    "full_name",
-    "email",
-    "phone",
-    "address",
-    "date_of_birth",
-    "national_id",
-    "debt_reference",
-    "amount",
-    "currency",
-    "due_date",
-    "client_ref",
-)
 
 
 @dataclass
@@ -130,8 +116,10 @@ def copy_file(path: Path, table: str) -> tuple[int, float]:
     from django.db import connection, transaction
     from psycopg import sql
 
+    from debtors.import_rows import COLUMNS  # the file's documented columns
+
     ident = sql.Identifier(table)
-    columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in COPY_COLUMNS)
+    columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in COLUMNS)
     with connection.cursor() as cursor:
         raw = cursor.cursor
         raw.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
