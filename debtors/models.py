@@ -379,6 +379,13 @@ class PaymentPlan(TenantModel):
     created_at = models.DateTimeField(default=dj_timezone.now)
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["debt"], condition=models.Q(status="active"), name="plan_one_active_per_debt"
+            )
+        ]
+
 
 class InstallmentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -397,6 +404,19 @@ class Installment(TenantModel):
     class Meta:
         ordering = ["seq"]
         indexes = [models.Index(fields=["workspace", "status", "due_on"])]
+
+
+class InstallmentAllocation(TenantModel):
+    """How much of a ledger entry went to which installment: a payment's shares
+    (positive), and their take-back when the payment is reversed (negative, on the
+    reversal entry). A reversal takes back exactly what its payment paid."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.CASCADE, related_name="+")
+    installment = models.ForeignKey(Installment, on_delete=models.CASCADE, related_name="allocations")
+    amount_minor = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "entry"])]
 
 
 class PromiseStatus(models.TextChoices):

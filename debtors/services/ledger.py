@@ -154,7 +154,7 @@ def payment_record(
             from debtors.services.plans import allocate_payment_to_plan
             from debtors.services.promises import promises_check_kept
 
-            allocate_payment_to_plan(debt=debt, amount_minor=amount_minor)
+            allocate_payment_to_plan(debt=debt, amount_minor=amount_minor, entry=entry)
             promises_check_kept(debt=debt)
             if debt.balance_minor <= 0 and DebtStatus.PAID in ALLOWED_TRANSITIONS[debt.status]:
                 _set_status(debt, DebtStatus.PAID, actor=actor, reason="balance paid in full")
@@ -214,7 +214,7 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
         if entry.kind == EntryKind.PAYMENT:
             from debtors.services.plans import unallocate_payment_from_plan
 
-            unallocate_payment_from_plan(debt=debt, payment=entry, actor=actor)
+            unallocate_payment_from_plan(debt=debt, payment=entry, reversal=reversal, actor=actor)
     return reversal
 
 

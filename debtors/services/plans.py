@@ -15,6 +15,7 @@ from debtors.models import (
     Debt,
     DebtStatus,
     Installment,
+    InstallmentAllocation,
     InstallmentStatus,
     LedgerEntry,
     PaymentPlan,
@@ -106,32 +107,37 @@ def plan_create(
     return plan
 
 
-def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
-    """Apply a payment to the active plan's oldest unpaid installments."""
-    plan = PaymentPlan.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=PlanStatus.ACTIVE).first()
+def allocate_payment_to_plan(*, debt: Debt, amount_minor: int, entry: LedgerEntry | None = None) -> None:
+    """Apply a payment to the active plan's oldest unpaid installments, recording
+    each share against ``entry`` (so a reversal can take back exactly that)."""
+    ws = debt.workspace_id
+    plan = (
+        PaymentPlan.objects.for_workspace(ws)
+        .filter(debt=debt, status=PlanStatus.ACTIVE)
+        .order_by("-created_at")
+        .first()
+    )
     if plan is None:
         return
     remaining = amount_minor
+    shares: list[InstallmentAllocation] = []
     for inst in (
-        Installment.objects.for_workspace(debt.workspace_id)
-        .filter(plan=plan)
-        .exclude(status=InstallmentStatus.PAID)
-        .order_by("seq")
+        Installment.objects.for_workspace(ws).filter(plan=plan).exclude(status=InstallmentStatus.PAID).order_by("seq")
     ):
         if remaining <= 0:
             break
         take = min(remaining, inst.amount_minor - inst.paid_minor)
+        if take <= 0:
+            continue
         inst.paid_minor += take
         remaining -= take
         if inst.paid_minor >= inst.amount_minor:
             inst.status = InstallmentStatus.PAID
         inst.save(update_fields=["paid_minor", "status"])
-    if (
-        not Installment.objects.for_workspace(debt.workspace_id)
-        .filter(plan=plan)
-        .exclude(status=InstallmentStatus.PAID)
-        .exists()
-    ):
+        if entry is not None:
+            shares.append(InstallmentAllocation(workspace_id=ws, entry=entry, installment=inst, amount_minor=take))
+    InstallmentAllocation.objects.for_workspace(ws).bulk_create(shares)
+    if not Installment.objects.for_workspace(ws).filter(plan=plan).exclude(status=InstallmentStatus.PAID).exists():
         plan.status = PlanStatus.COMPLETED
         plan.save(update_fields=["status"])
         debt_event(debt, "plan_completed", "Payment plan completed", obj=plan)
@@ -140,48 +146,55 @@ def allocate_payment_to_plan(*, debt: Debt, amount_minor: int) -> None:
             _set_status(debt, DebtStatus.ACTIVE, reason="plan completed")
 
 
-def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, actor: Any = None) -> None:
-    """A payment was reversed (bounced, charged back, posted in error): the plan it
-    paid into owes that money again. The newest paid amounts are taken back first
-    (the reverse of allocation); a plan the payment completed is active again, and
-    the debt is back on it. Plans agreed after the payment are left alone."""
-    amount = -payment.amount_minor
-    plan = (
-        PaymentPlan.objects.for_workspace(debt.workspace_id)
-        .filter(debt=debt, status__in=[PlanStatus.ACTIVE, PlanStatus.COMPLETED], created_at__lte=payment.posted_at)
-        .order_by("-created_at")
-        .first()
+def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, reversal: LedgerEntry, actor: Any = None) -> None:
+    """A payment was reversed (bounced, charged back, posted in error): the
+    installments it paid owe those amounts again — exactly the shares recorded when
+    it was allocated, each taken back on the reversal entry. Money it paid beyond
+    the plan, or before the plan, is not the plan's business. A plan the payment
+    had completed is active again (and the debt back on it), unless another plan
+    was agreed since: then it is broken."""
+    ws = debt.workspace_id
+    shares = list(
+        InstallmentAllocation.objects.for_workspace(ws).filter(entry=payment).select_related("installment__plan")
     )
-    if plan is None or amount <= 0:
+    if not shares:
         return
-    remaining = amount
-    for inst in (
-        Installment.objects.for_workspace(debt.workspace_id).filter(plan=plan, paid_minor__gt=0).order_by("-seq")
-    ):
-        if remaining <= 0:
-            break
-        take = min(remaining, inst.paid_minor)
-        inst.paid_minor -= take
-        remaining -= take
-        if inst.status == InstallmentStatus.PAID:
+    for share in shares:
+        inst = share.installment
+        inst.paid_minor -= share.amount_minor
+        if inst.status == InstallmentStatus.PAID and inst.paid_minor < inst.amount_minor:
             inst.status = InstallmentStatus.PENDING  # the daily check marks it missed if it is overdue
         inst.save(update_fields=["paid_minor", "status"])
-    if remaining == amount:
-        return  # nothing of it had gone to the plan
+    InstallmentAllocation.objects.for_workspace(ws).bulk_create(
+        [
+            InstallmentAllocation(
+                workspace_id=ws, entry=reversal, installment=share.installment, amount_minor=-share.amount_minor
+            )
+            for share in shares
+        ]
+    )
+    plan = shares[0].installment.plan
+    taken = sum(share.amount_minor for share in shares)
     debt_event(
         debt,
         "plan_payment_reversed",
         "Reversed payment taken back from the payment plan",
-        amount_minor=amount - remaining,
+        amount_minor=taken,
         obj=plan,
         actor=actor,
     )
-    if plan.status == PlanStatus.COMPLETED:
-        plan.status = PlanStatus.ACTIVE
+    if plan.status != PlanStatus.COMPLETED:
+        return
+    if PaymentPlan.objects.for_workspace(ws).filter(debt=debt, status=PlanStatus.ACTIVE).exists():
+        plan.status = PlanStatus.BROKEN
         plan.save(update_fields=["status"])
-        debt_event(debt, "plan_reopened", "Payment plan active again: a payment to it was reversed", obj=plan)
-        if debt.status == DebtStatus.ACTIVE:  # a paid debt is active again already (the reversal)
-            _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan active again")
+        debt_event(debt, "plan_broken", "Payment plan broken: a payment to it was reversed", obj=plan, actor=actor)
+        return
+    plan.status = PlanStatus.ACTIVE
+    plan.save(update_fields=["status"])
+    debt_event(debt, "plan_reopened", "Payment plan active again: a payment to it was reversed", obj=plan, actor=actor)
+    if debt.status == DebtStatus.ACTIVE:  # a paid debt is active again already (the reversal)
+        _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan active again")
 
 
 def installments_mark_missed(*, workspace_id: int, today: date | None = None, grace_days: int = 0) -> int:

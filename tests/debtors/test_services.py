@@ -409,6 +409,49 @@ def test_reversing_a_payment_made_before_the_plan_leaves_the_plan_alone(world):
         assert (_fresh(debt).balance_minor, _fresh(debt).status) == (200_000, S.PAYMENT_PLAN)
 
 
+def test_reversing_a_payment_made_after_the_plan_was_done_leaves_the_plan_alone(world):
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 300_000, status=S.ACTIVE)
+        plan = plan_create(debt=debt, total_minor=200_000, count=2, frequency="weekly", first_due=today)
+        payment_record(debt=debt, amount_minor=200_000)
+        assert _fresh(plan).status == PlanStatus.COMPLETED
+        later, _ = payment_record(debt=debt, amount_minor=50_000)
+
+        entry_reverse(entry=later, memo="bounced")
+        assert _installments(plan) == [(100_000, "paid"), (100_000, "paid")]
+        assert _fresh(plan).status == PlanStatus.COMPLETED
+        assert (_fresh(debt).balance_minor, _fresh(debt).status) == (100_000, S.ACTIVE)
+
+
+def test_reversing_an_overpayment_takes_back_only_what_went_to_the_plan(world):
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 400_000, status=S.ACTIVE)
+        plan = plan_create(debt=debt, total_minor=200_000, count=2, frequency="weekly", first_due=today)
+        payment_record(debt=debt, amount_minor=100_000)
+        over, _ = payment_record(debt=debt, amount_minor=150_000)  # 100,000 to the plan, 50,000 beyond it
+
+        entry_reverse(entry=over, memo="chargeback")
+        assert _installments(plan) == [(100_000, "paid"), (0, "pending")]  # the first payment still counts
+        assert _fresh(plan).status == PlanStatus.ACTIVE
+        assert _fresh(debt).status == S.PAYMENT_PLAN
+
+
+def test_a_reversal_after_a_new_plan_breaks_the_old_plan_instead_of_reopening_it(world):
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 400_000, status=S.ACTIVE)
+        first = plan_create(debt=debt, total_minor=100_000, count=1, frequency="weekly", first_due=today)
+        paid, _ = payment_record(debt=debt, amount_minor=100_000)
+        second = plan_create(debt=debt, total_minor=200_000, count=2, frequency="weekly", first_due=today)
+
+        entry_reverse(entry=paid, memo="bounced")
+        assert (_fresh(first).status, _fresh(second).status) == (PlanStatus.BROKEN, PlanStatus.ACTIVE)
+        assert _installments(first) == [(0, "pending")]
+        assert PaymentPlan.objects.filter(debt=debt, status=PlanStatus.ACTIVE).count() == 1
+
+
 def test_plan_create_refuses_past_dates_excess_and_a_second_plan(world):
     today = timezone.localdate()
     with workspace_context(world.a):
