@@ -8,6 +8,7 @@ email also carries RFC 8058 List-Unsubscribe headers. Sending always goes throug
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -193,20 +194,27 @@ DELIVERY_GRACE = timedelta(minutes=5)
 
 
 class DeliveryError(Exception):
-    """The provider did not take the message. ``transient``: worth trying again
-    (timeouts, connection errors, 429 and 5xx responses)."""
+    """The provider did not take the message. ``transient``: it certainly did not
+    send it and trying again later may work (connection refused, no such host,
+    an answer of 429 or 5xx); otherwise the message fails for good — including
+    when there was no answer at all, since the provider may have sent it and a
+    retry could send it twice."""
 
     def __init__(self, message: str, *, transient: bool):
         super().__init__(message)
         self.transient = transient
 
 
-def _classify(exc: Exception) -> DeliveryError | None:
-    """A send failure as a ``DeliveryError``; None for a bug of ours (not a provider's
-    answer), which should surface as it is."""
-    import smtplib
+NO_ANSWER = "no answer from the provider; it may have been sent, so it is not sent again"
 
-    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+
+def _classify(exc: Exception) -> DeliveryError | None:
+    """A send failure as a ``DeliveryError``; None for a bug of ours (not a
+    provider's answer), which should surface as it is."""
+    import smtplib
+    import socket
+
+    from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 
     from consent.sms import SmsSendError
 
@@ -218,22 +226,37 @@ def _classify(exc: Exception) -> DeliveryError | None:
         return DeliveryError("the provider refused the recipient", transient=False)
     if isinstance(exc, AnymailAPIError):
         status = getattr(exc, "status_code", None)
-        transient = status is None or status == 429 or status >= 500
-        return DeliveryError(f"the provider answered {status or 'nothing'}", transient=transient)
-    if isinstance(exc, OSError):  # connection refused or reset, timeouts, SMTP errors
+        if status is None:
+            return DeliveryError(NO_ANSWER, transient=False)
+        return DeliveryError(f"the provider answered {status}", transient=status == 429 or status >= 500)
+    if isinstance(exc, AnymailError):  # e.g. an invalid address: the message cannot be sent
+        return DeliveryError(f"the message was refused before sending ({type(exc).__name__})", transient=False)
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror | smtplib.SMTPConnectError):
         return DeliveryError(f"{type(exc).__name__}: could not reach the provider", transient=True)
+    if isinstance(exc, OSError):  # a timeout or a dropped connection mid-request
+        return DeliveryError(NO_ANSWER, transient=False)
     return None
 
 
-def deliver(*, communication: Communication, queued_at: datetime | None = None) -> str:
-    """Hand a queued message to the email backend (Anymail/Brevo in production) or
-    the SMS provider. Idempotent: only a queued message is sent.
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed message, ready to hand over (plain text: kept in memory only)."""
 
-    The rules are asked again first, at the time of sending: what changed since
-    the message was queued — an opt-out, a dispute, a payment in full — withholds
-    it (status ``refused``, with the reasons). The debtor's contact hours are
-    asked again too when the hand-off is late (``queued_at`` more than
-    ``DELIVERY_GRACE`` ago). A provider failure raises ``DeliveryError``."""
+    communication_id: str
+    channel: str
+    to: str
+    subject: str
+    body: str
+    unsubscribe: str
+
+
+def delivery_claim(*, communication: Communication, queued_at: datetime | None = None) -> Outgoing | str:
+    """Ask the rules again, at the time of sending: what changed since the message
+    was queued — an opt-out, a dispute, a payment in full — withholds it (status
+    ``refused``, with the reasons); the debtor's contact hours are asked again too
+    when the hand-off is late (``queued_at`` more than ``DELIVERY_GRACE`` ago).
+    Otherwise claim it (``queued`` → ``sending``) and return what to send. A
+    message that is not ``queued`` returns its status: it is sent at most once."""
     if communication.status != "queued":
         return communication.status
     debt = communication.debt
@@ -248,41 +271,85 @@ def deliver(*, communication: Communication, queued_at: datetime | None = None) 
     if reasons:
         communication_withheld(communication=communication, reasons=[r.as_dict() for r in reasons])
         return "refused"
+    if not (
+        Communication.objects.for_workspace(debt.workspace_id)
+        .filter(pk=communication.pk, status="queued")
+        .update(status="sending")
+    ):
+        return "sending"  # claimed by another run meanwhile
     subject, _, body = (
         (communication.content or "").partition("\n\n")
         if communication.channel == "email"
         else ("", "", communication.content or "")
     )
-    unsubscribe = opt_out_url(workspace_id=debt.workspace_id, debtor_id=str(debtor.pk), channel=communication.channel)
-    message_id = ""
+    return Outgoing(
+        communication_id=str(communication.pk),
+        channel=communication.channel,
+        to=(debtor.email if communication.channel == "email" else debtor.phone) or "",
+        subject=subject,
+        body=body,
+        unsubscribe=opt_out_url(
+            workspace_id=debt.workspace_id, debtor_id=str(debtor.pk), channel=communication.channel
+        ),
+    )
+
+
+def delivery_send(outgoing: Outgoing) -> str:
+    """Hand the message to the email backend (Anymail/Brevo in production) or the
+    SMS provider; the provider's message id. Call it outside a transaction: a
+    message the provider took must not be rolled back to ``queued``. A provider
+    failure raises ``DeliveryError``."""
     try:
-        if communication.channel == "email":
+        if outgoing.channel == "email":
             from django.core.mail import EmailMessage
 
             message = EmailMessage(
-                subject=subject,
-                body=body,
-                to=[debtor.email],
+                subject=outgoing.subject,
+                body=outgoing.body,
+                to=[outgoing.to],
                 headers={
-                    "List-Unsubscribe": f"<{unsubscribe}>",
+                    "List-Unsubscribe": f"<{outgoing.unsubscribe}>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                    "X-CollectPro-Communication": outgoing.communication_id,
                 },
             )
-            message.extra_headers["X-CollectPro-Communication"] = str(communication.pk)
             message.send()
             status = getattr(message, "anymail_status", None)
-            message_id = (getattr(status, "message_id", "") or "") if status is not None else ""
-        elif communication.channel in ("sms", "whatsapp"):
+            return str((getattr(status, "message_id", "") or "") if status is not None else "")
+        if outgoing.channel in ("sms", "whatsapp"):
             from consent.sms import get_sms_provider
 
-            message_id = get_sms_provider().send(to=debtor.phone or "", body=body, channel=communication.channel)
+            return str(get_sms_provider().send(to=outgoing.to, body=outgoing.body, channel=outgoing.channel) or "")
+        return ""
     except Exception as exc:
         error = _classify(exc)
         if error is None:
             raise
         raise error from exc
-    Communication.objects.for_workspace(debt.workspace_id).filter(pk=communication.pk, status="queued").update(
-        status="sent", provider_message_id=str(message_id or "")[:200]
+
+
+def delivery_sent(*, communication_id: str, workspace_id: int, message_id: str) -> None:
+    Communication.objects.for_workspace(workspace_id).filter(pk=communication_id, status="sending").update(
+        status="sent", provider_message_id=message_id[:200]
+    )
+
+
+def delivery_release(*, communication_id: str, workspace_id: int) -> None:
+    """Back to ``queued`` for another try (the provider certainly did not take it)."""
+    Communication.objects.for_workspace(workspace_id).filter(pk=communication_id, status="sending").update(
+        status="queued"
+    )
+
+
+def deliver(*, communication: Communication, queued_at: datetime | None = None) -> str:
+    """Claim, send and mark in one go (the task splits these steps around its
+    transactions; see ``consent.tasks.deliver_communication``)."""
+    claimed = delivery_claim(communication=communication, queued_at=queued_at)
+    if isinstance(claimed, str):
+        return claimed
+    message_id = delivery_send(claimed)
+    delivery_sent(
+        communication_id=claimed.communication_id, workspace_id=communication.workspace_id, message_id=message_id
     )
     return "sent"
 
@@ -316,7 +383,7 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
     with transaction.atomic():
         if (
             not Communication.objects.for_workspace(debt.workspace_id)
-            .filter(pk=communication.pk, status="queued")
+            .filter(pk=communication.pk, status__in=["queued", "sending"])
             .update(status="failed")
         ):
             return

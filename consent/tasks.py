@@ -27,27 +27,45 @@ DELIVERY_FIRST_RETRY_SECONDS = 60
 
 
 def _delivery_attempt(workspace_id: int, communication_id: str, since: datetime | None, attempt: int) -> str | None:
-    """Try once; the outcome, or None to try again later."""
-    from consent.communications import DeliveryError, communication_failed, deliver
+    """Try once; the outcome, or None to try again later. The claim and the
+    outcome are committed on their own; the hand-off to the provider happens
+    between them, outside any transaction."""
+    from consent.communications import (
+        DeliveryError,
+        communication_failed,
+        delivery_claim,
+        delivery_release,
+        delivery_send,
+        delivery_sent,
+    )
     from debtors.models import Communication
 
     workspace = Workspace.objects.get(pk=workspace_id)
-    with request_info(source="task"), workspace_context(workspace):
-        comm = (
-            Communication.objects.select_related("debt", "debt__debtor", "debt__workspace")
-            .filter(pk=communication_id)
-            .first()
-        )
-        if comm is None:
-            return "missing"
+    with request_info(source="task"):
+        with workspace_context(workspace):
+            comm = (
+                Communication.objects.select_related("debt", "debt__debtor", "debt__workspace")
+                .filter(pk=communication_id)
+                .first()
+            )
+            if comm is None:
+                return "missing"
+            claimed = delivery_claim(communication=comm, queued_at=since)
+        if isinstance(claimed, str):
+            return claimed
         try:
-            return deliver(communication=comm, queued_at=since)
+            message_id = delivery_send(claimed)
         except DeliveryError as exc:
-            if not exc.transient or attempt > DELIVERY_RETRIES:
+            with workspace_context(workspace):
+                if exc.transient and attempt <= DELIVERY_RETRIES:
+                    delivery_release(communication_id=communication_id, workspace_id=workspace_id)
+                    log.warning("communication %s: %s; trying again (attempt %d)", communication_id, exc, attempt)
+                    return None
                 communication_failed(communication=comm, error=str(exc), attempts=attempt)
-                return "failed"
-            log.warning("communication %s: %s; trying again (attempt %d)", communication_id, exc, attempt)
-            return None
+            return "failed"
+        with workspace_context(workspace):
+            delivery_sent(communication_id=communication_id, workspace_id=workspace_id, message_id=message_id)
+        return "sent"
 
 
 @shared_task(bind=True, max_retries=DELIVERY_RETRIES)

@@ -594,6 +594,7 @@ class Communication(TenantModel):
         choices=[
             ("logged", "Logged"),
             ("queued", "Queued"),
+            ("sending", "Sending"),
             ("sent", "Sent"),
             ("delivered", "Delivered"),
             ("bounced", "Bounced"),

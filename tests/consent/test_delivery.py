@@ -7,7 +7,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
-from anymail.exceptions import AnymailAPIError
+from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
@@ -49,6 +49,11 @@ class RefusingEmail(EmailBackend):
         raise AnymailAPIError("Invalid sender domain", status_code=400)
 
 
+class InvalidAddressEmail(EmailBackend):
+    def send_messages(self, messages):
+        raise AnymailInvalidAddress("Invalid email address 'x@'")
+
+
 @pytest.fixture
 def debt(world, settings):
     settings.SMS_PROVIDER = f"{__name__}.ScriptedSms"
@@ -84,7 +89,7 @@ def _state(world, comm: Communication) -> tuple[str, list[str]]:
 
 
 def test_a_provider_hiccup_is_retried_and_the_message_sent_once(world, debt, django_capture_on_commit_callbacks):
-    ScriptedSms.script = [ConnectionResetError("reset by peer"), SmsSendError("throttled", transient=True)]
+    ScriptedSms.script = [ConnectionRefusedError("refused"), SmsSendError("throttled", transient=True)]
     comm = _send(world, debt, "sms", django_capture_on_commit_callbacks)
     assert ScriptedSms.attempts == 3 and len(ScriptedSms.sent) == 1
     status, lines = _state(world, comm)
@@ -92,12 +97,12 @@ def test_a_provider_hiccup_is_retried_and_the_message_sent_once(world, debt, dja
 
 
 def test_a_provider_that_keeps_failing_marks_the_message_failed(world, debt, django_capture_on_commit_callbacks):
-    ScriptedSms.script = [TimeoutError("timed out")] * (DELIVERY_RETRIES + 1)
+    ScriptedSms.script = [ConnectionRefusedError("refused")] * (DELIVERY_RETRIES + 1)
     comm = _send(world, debt, "sms", django_capture_on_commit_callbacks)
     assert ScriptedSms.attempts == DELIVERY_RETRIES + 1 and ScriptedSms.sent == []
     status, lines = _state(world, comm)
     assert status == "failed"
-    assert lines[-1] == "Sms not sent after 6 attempts: TimeoutError: could not reach the provider"
+    assert lines[-1] == "Sms not sent after 6 attempts: ConnectionRefusedError: could not reach the provider"
     with workspace_context(world.a):
         event = AuditEvent.objects.get(action="communication.failed", object_id=str(comm.pk))
     assert event.metadata["attempts"] == 6
@@ -113,12 +118,36 @@ def test_a_permanent_refusal_is_not_retried(world, debt, django_capture_on_commi
     )
 
 
+def test_no_answer_from_the_provider_is_not_retried_lest_the_message_go_twice(
+    world, debt, django_capture_on_commit_callbacks
+):
+    ScriptedSms.script = [TimeoutError("read timed out")]
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks)
+    assert ScriptedSms.attempts == 1
+    status, lines = _state(world, comm)
+    assert status == "failed" and "it may have been sent, so it is not sent again" in lines[-1]
+
+
+def test_a_message_is_handed_over_at_most_once(world, debt, django_capture_on_commit_callbacks):
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
+    for callback in comm.callbacks * 2:  # the broker delivers the task twice
+        callback()
+    assert ScriptedSms.attempts == 1 and _state(world, comm)[0] == "sent"
+
+
 def test_an_email_the_provider_rejects_fails_at_once(world, debt, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = f"{__name__}.RefusingEmail"
     comm = _send(world, debt, "email", django_capture_on_commit_callbacks)
     status, lines = _state(world, comm)
     assert status == "failed" and lines[-1] == "Email not sent after 1 attempt: the provider answered 400"
     assert mail.outbox == []
+
+
+def test_an_address_the_email_library_refuses_fails_for_good(world, debt, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = f"{__name__}.InvalidAddressEmail"
+    comm = _send(world, debt, "email", django_capture_on_commit_callbacks)
+    status, lines = _state(world, comm)
+    assert status == "failed" and "refused before sending (AnymailInvalidAddress)" in lines[-1]
 
 
 def test_an_opt_out_between_queueing_and_sending_withholds_the_message(world, debt, django_capture_on_commit_callbacks):
