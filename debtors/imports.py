@@ -1222,9 +1222,15 @@ def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
         .exclude(rejects_storage_name="")
         .values_list("pk", "rejects_storage_name")
     )
-    for _, name in due:
-        default_storage.delete(name)  # a file already gone is not an error
     if due:
+        names = [name for _, name in due]
+
+        # The files go once the jobs no longer point at them (a file already gone is fine).
+        def delete_files() -> None:
+            for name in names:
+                default_storage.delete(name)
+
+        transaction.on_commit(delete_files)
         with transaction.atomic():
             PlacementImport.objects.for_workspace(workspace_id).filter(pk__in=[pk for pk, _ in due]).update(
                 rejects_storage_name="", rejects_purged_at=now
@@ -1258,6 +1264,8 @@ def rejects_download(job: PlacementImport) -> Any:
         )
     if not job.rejects_storage_name:
         raise Http404("This import rejected no rows")
+    if not default_storage.exists(job.rejects_storage_name):
+        raise Http404("The rejects file is missing from storage")
     record_personal_data_access(
         subject=job, fields=["rejected rows"], purpose="rejects download", kind=actions.PERSONAL_DATA_DOWNLOAD
     )

@@ -21,20 +21,25 @@ def collections_upkeep_all() -> int:
 @shared_task
 def collections_upkeep(workspace_id: int) -> dict[str, int]:
     """Missed installments, promises due, expired offers, old rejects files, then
-    the priority scores (which those change) — each idempotent."""
+    the priority scores (which those change) — each idempotent, each committed on
+    its own (a failing step does not undo the others)."""
     from debtors.imports import placement_rejects_purge
     from debtors.services.offers import offers_expire
     from debtors.services.plans import installments_mark_missed
-    from debtors.services.priority import priorities_refresh
+    from debtors.services.priority import priorities_refresh_in_batches
     from debtors.services.promises import promises_evaluate
 
     workspace = Workspace.objects.get(pk=workspace_id)
-    with request_info(source="task"), workspace_context(workspace):
-        missed = installments_mark_missed(workspace_id=workspace_id)
-        promises = promises_evaluate(workspace_id=workspace_id)
-        expired = offers_expire(workspace_id=workspace_id)
-        purged = placement_rejects_purge(workspace_id=workspace_id)
-        rescored = priorities_refresh(workspace_id=workspace_id)
+    with request_info(source="task"):
+        with workspace_context(workspace):
+            missed = installments_mark_missed(workspace_id=workspace_id)
+        with workspace_context(workspace):
+            promises = promises_evaluate(workspace_id=workspace_id)
+        with workspace_context(workspace):
+            expired = offers_expire(workspace_id=workspace_id)
+        with workspace_context(workspace):
+            purged = placement_rejects_purge(workspace_id=workspace_id)
+        rescored = priorities_refresh_in_batches(workspace=workspace)
     return {
         "installments_missed": missed,
         **{f"promises_{k}": v for k, v in promises.items()},

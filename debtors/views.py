@@ -526,13 +526,16 @@ def placement_detail(
         raise Http404("No such import")
     rejects: list[list[str]] = []
     if job.rejects_storage_name and job.status in ("done", "failed"):
-        with default_storage.open(job.rejects_storage_name, "r") as fh:
-            reader = csv.reader(fh)
-            next(reader, None)
-            for i, row in enumerate(reader):
-                if i >= 200:
-                    break
-                rejects.append(row[:2])
+        try:
+            with default_storage.open(job.rejects_storage_name, "r") as fh:
+                reader = csv.reader(fh)
+                next(reader, None)
+                for i, row in enumerate(reader):
+                    if i >= 200:
+                        break
+                    rejects.append(row[:2])
+        except FileNotFoundError:
+            pass  # deleted under the retention rule meanwhile: the counts remain
     template = (
         "debtors/_placement_progress.html" if request.headers.get("HX-Request") else "debtors/placement_detail.html"
     )

@@ -120,15 +120,46 @@ def score_expression(currency: str, *, today: date, now: datetime) -> Case:
     )
 
 
-def priorities_refresh(*, workspace_id: int, debt_ids: Iterable[Any] | None = None, at: datetime | None = None) -> int:
-    """Score the workspace's debts (or only ``debt_ids``) as of ``at``; only rows
-    whose score changes are written. Returns how many changed. Days past due
+def priorities_refresh_in_batches(*, workspace: Any, batch: int = 50_000, at: datetime | None = None) -> int:
+    """``priorities_refresh`` over the whole workspace, ``batch`` debts (by id) per
+    transaction of its own, so a run that rewrites many scores (the first one)
+    never holds locks on the whole workspace. Call it outside a transaction."""
+    from collectpro.tenancy import workspace_context
+
+    now = at or timezone.now()
+    changed, after = 0, None
+    while True:
+        with workspace_context(workspace):
+            ids = Debt.objects.for_workspace(workspace).order_by("pk")
+            if after is not None:
+                ids = ids.filter(pk__gt=after)
+            last = ids.values_list("pk", flat=True)[batch - 1 : batch].first()
+            changed += priorities_refresh(workspace_id=workspace.pk, after=after, upto=last, at=now)
+        if last is None:
+            return changed
+        after = last
+
+
+def priorities_refresh(
+    *,
+    workspace_id: int,
+    debt_ids: Iterable[Any] | None = None,
+    after: Any = None,
+    upto: Any = None,
+    at: datetime | None = None,
+) -> int:
+    """Score the workspace's debts (or only ``debt_ids``, or those with ids in
+    (``after``, ``upto``]) as of ``at``; only rows whose score changes are written. Returns how many changed. Days past due
     count in the server's local date, like the rest of the upkeep."""
     now = at or timezone.now()
     today = timezone.localdate(now)
     debts = Debt.objects.for_workspace(workspace_id)
     if debt_ids is not None:
         debts = debts.filter(pk__in=list(debt_ids))
+    if after is not None:
+        debts = debts.filter(pk__gt=after)
+    if upto is not None:
+        debts = debts.filter(pk__lte=upto)
     changed = 0
     for currency in debts.order_by().values_list("currency", flat=True).distinct():
         score = score_expression(currency, today=today, now=now)

@@ -468,7 +468,7 @@ def test_command_client_and_map_options(world, tmp_path):
     assert "100%" in err  # the progress bar
 
 
-def test_rejects_files_are_deleted_after_the_retention_period(world, settings):
+def test_rejects_files_are_deleted_after_the_retention_period(world, settings, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -485,8 +485,10 @@ def test_rejects_files_are_deleted_after_the_retention_period(world, settings):
         PlacementImport.objects.filter(pk=recent.pk).update(finished_at=now - timedelta(days=29))
     assert default_storage.exists(old.rejects_storage_name)
 
-    with workspace_context(world.a):
+    with workspace_context(world.a), django_capture_on_commit_callbacks(execute=True):
         assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 1
+        assert default_storage.exists(old.rejects_storage_name)  # deleted only once the jobs let go of it
+    with workspace_context(world.a):
         assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 0  # nothing left to do
         purged = PlacementImport.objects.get(pk=old.pk)
         event = AuditEvent.objects.get(action="placement.rejects_purged")
@@ -498,6 +500,7 @@ def test_rejects_files_are_deleted_after_the_retention_period(world, settings):
     page = login(world.alice).get(f"/w/acme/placements/{old.pk}/rejects.csv")
     assert page.status_code == 410 and "30 days after the import" in page.content.decode()
     assert api(world.key_a).get(f"/api/v1/placements/{old.pk}/rejects.csv").status_code == 410
+    assert login(world.alice).get(f"/w/acme/placements/{old.pk}/").status_code == 200  # the counts remain
     assert login(world.alice).get(f"/w/acme/placements/{recent.pk}/rejects.csv").status_code == 200
 
 

@@ -103,6 +103,19 @@ def test_the_sql_rule_scores_every_debt_as_the_python_rule_does(world):
     assert len(set(expected.values())) > 10  # the grid really spans the rule
 
 
+@pytest.mark.django_db(transaction=True)
+def test_refreshing_in_batches_scores_every_debt_once(world):
+    from debtors.services.priority import priorities_refresh_in_batches
+
+    with workspace_context(world.a):
+        debts = [make_debt(world.a, amount_minor=10_000 * (i + 1)) for i in range(7)]
+        Debt.objects.update(priority_score=-1)
+    assert priorities_refresh_in_batches(workspace=world.a, batch=3, at=NOW) == 7
+    assert priorities_refresh_in_batches(workspace=world.a, batch=3, at=NOW) == 0
+    with workspace_context(world.a):
+        assert not Debt.objects.filter(pk__in=[d.pk for d in debts], priority_score=-1).exists()
+
+
 def test_debts_are_scored_when_created_and_the_queue_puts_the_best_first(world, private_storage):
     today = timezone.localdate()
     rows = [
