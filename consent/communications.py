@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +27,7 @@ from consent.services import contact_gate
 from debtors.models import Communication, Debt
 from debtors.services.ledger import debt_event
 from debtors.services.money import from_minor
+from debtors.services.priority import rescore
 
 log = logging.getLogger(__name__)
 OPT_OUT_SALT = "collectpro.optout"
@@ -163,6 +165,7 @@ def communication_send(
         )
         comm.save(force_insert=True)
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
+        rescore(debt)
         debt_event(
             debt,
             f"communication.{channel}",
@@ -364,6 +367,7 @@ def communication_withheld(*, communication: Communication, reasons: list[dict[s
             .update(status="refused", refusal_reasons=reasons)
         ):
             return
+        _contact_not_made(debt)
         codes = [r["code"] for r in reasons]
         channel = communication.channel
         debt_event(
@@ -387,6 +391,7 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
             .update(status="failed")
         ):
             return
+        _contact_not_made(debt)
         channel = communication.channel
         summary = f"{channel.title()} not sent after {attempts} attempt{'s' if attempts != 1 else ''}: {error}"
         debt_event(debt, f"communication.{channel}", summary[:200], obj=communication)
@@ -396,3 +401,17 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
             obj=communication,
             metadata={"channel": channel, "error": error[:200], "attempts": attempts},
         )
+
+
+def _contact_not_made(debt: Debt) -> None:
+    """A queued message that never went out is no contact: the debt's last contact
+    is its latest communication that was not refused or failed (and its priority
+    follows)."""
+    last = (
+        Communication.objects.for_workspace(debt.workspace_id)
+        .filter(debt_id=debt.pk)
+        .exclude(status__in=["refused", "failed"])
+        .aggregate(last=Max("occurred_at"))["last"]
+    )
+    Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=last)
+    rescore(debt)

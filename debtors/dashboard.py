@@ -50,7 +50,7 @@ from debtors.selectors import debts_visible_to
 from debtors.services.money import from_minor
 
 CACHE_SECONDS = 60
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: figures in the workspace currency only
 COLLECTIONS_DAYS = 30
 PORTAL_MONTHS = 12
 MAX_CLIENTS = 12
@@ -203,9 +203,10 @@ def warm(*, workspace: Workspace) -> int:
         clients_liquidation(**args)
         promise_outcomes(**args)
         agent_leaderboard(**args)
+        other_currencies(**args)
     finally:
         _force_refresh.reset(token)
-    return 6
+    return 7
 
 
 def _visible(

@@ -146,6 +146,6 @@ class PlacementUploadForm(forms.Form):
         from debtors.imports import clean_header_map, parse_header_map
 
         try:
-            return clean_header_map(parse_header_map(self.cleaned_data.get("header_map")))
+            return clean_header_map(parse_header_map(self.cleaned_data.get("header_map"), one_per_line=True))
         except ValidationError as exc:
             raise ValidationError(exc.message_dict.get("header_map", exc.messages)) from None

@@ -140,12 +140,13 @@ def clean_header_map(header_map: dict[str, Any] | None) -> dict[str, str]:
     return cleaned
 
 
-def parse_header_map(text: str | None) -> dict[str, str]:
-    """``external_ref=Customer No, amount=Balance`` (pairs separated by commas or
-    new lines, as the command's ``--map`` and the upload page take them) → {our
-    column: their column}; a malformed pair is a ValidationError naming it."""
+def parse_header_map(text: str | None, *, one_per_line: bool = False) -> dict[str, str]:
+    """``external_ref=Customer No,amount=Balance`` (the command's ``--map``) or one
+    pair per line (``one_per_line``: the upload page, where a column name may hold
+    a comma) → {our column: their column}; a malformed pair is a ValidationError
+    naming it."""
     mapping: dict[str, str] = {}
-    for part in re.split(r"[,\n]", text or ""):
+    for part in re.split(r"\n" if one_per_line else r"[,\n]", text or ""):
         if not part.strip():
             continue
         ours, sep, theirs = part.partition("=")

@@ -133,7 +133,7 @@ PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = env.int("PLACEMENT_IMPORT_PARALLEL_MIN_ROWS
 # chunk is planned.
 PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = env.int("PLACEMENT_IMPORT_PIPELINE_MIN_ROWS", default=20_000)
 # Rejects files hold rejected rows as uploaded (personal data in clear text): the
-# daily upkeep deletes them this many days after the import finished.
+# hourly collections upkeep deletes them this many days after the import finished.
 PLACEMENT_REJECTS_RETENTION_DAYS = env.int("PLACEMENT_REJECTS_RETENTION_DAYS", default=30)
 
 # --- Cache, Celery --------------------------------------------------------

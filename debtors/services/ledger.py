@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, DebtEvent, DebtStatus, EntryKind, LedgerEntry
 from debtors.services.money import from_minor
+from debtors.services.priority import rescore
 
 # The sign each kind must have.
 POSITIVE = {EntryKind.CHARGE, EntryKind.INTEREST, EntryKind.FEE, EntryKind.REFUND}
@@ -86,6 +87,7 @@ def entry_post(
             updates["last_payment_at"] = timezone.now()
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(**updates)
         debt.refresh_from_db(fields=["balance_minor", "last_payment_at", "updated_at"])
+        rescore(debt)
         debt_event(
             debt,
             f"ledger.{kind}",
@@ -253,6 +255,7 @@ def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "")
         raise ValidationError({"status": f"A debt cannot go from {old} to {status}."})
     Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(status=status, updated_at=timezone.now())
     debt.status = status
+    rescore(debt)
     debt_event(debt, "status", f"Status {old} → {status}" + (f" ({reason})" if reason else ""), actor=actor)
     audit_record(
         action="debt.status_changed",

@@ -165,3 +165,11 @@ def priorities_refresh(
         score = score_expression(currency, today=today, now=now)
         changed += debts.filter(currency=currency).exclude(priority_score=score).update(priority_score=score)
     return changed
+
+
+def rescore(debt: Debt) -> None:
+    """Re-score one debt now (after a payment, a status change or a contact), so
+    the queue's order follows at once; one UPDATE."""
+    now = timezone.now()
+    expression = score_expression(debt.currency, today=timezone.localdate(now), now=now)
+    Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(priority_score=expression)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from debtors.models import Channel, Communication, Debt, Document, Note
 from debtors.services.ledger import debt_event
+from debtors.services.priority import rescore
 
 MAX_DOCUMENT_BYTES = getattr(settings, "MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
 # What we accept, decided by the file's bytes, never by its name or the browser's claim.
@@ -175,6 +176,7 @@ def communication_log(
         )
         comm.save(force_insert=True)
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
+        rescore(debt)
         debt_event(
             debt,
             f"communication.{channel}",

@@ -19,7 +19,7 @@ from consent.models import ConsentAction, ConsentSource, Purpose
 from consent.services import consent_record
 from consent.sms import SmsProvider, SmsSendError
 from consent.tasks import DELIVERY_RETRIES, deliver_communication
-from debtors.models import Communication, DebtEvent
+from debtors.models import Communication, Debt, DebtEvent
 from tests.celery_worker import celery_redis_worker, published_tasks  # noqa: F401  (fixture)
 from tests.debtors.factories import make_debt
 
@@ -209,3 +209,21 @@ def test_a_real_worker_retries_through_the_broker(world, debt, monkeypatch, cele
     assert celery_redis_worker.AsyncResult(task.id).get(timeout=60) == "sent"
     assert _state(world, comm)[0] == "sent"
     assert ScriptedSms.attempts == 3 and len(ScriptedSms.sent) == 1
+
+
+def test_a_withheld_message_is_no_contact(world, debt, django_capture_on_commit_callbacks):
+    comm = _send(world, debt, "email", django_capture_on_commit_callbacks, deliver=False)
+    with workspace_context(world.a):
+        assert Debt.objects.get(pk=debt.pk).last_contact_at == DAYTIME
+        consent_record(
+            workspace=world.a,
+            subject_type="debtor",
+            subject_id=str(debt.debtor_id),
+            purpose=Purpose.CONTACT_EMAIL,
+            action=ConsentAction.WITHDRAW,
+            source=ConsentSource.OPT_OUT_LINK,
+        )
+    for callback in comm.callbacks:
+        callback()
+    with workspace_context(world.a):
+        assert Debt.objects.get(pk=debt.pk).last_contact_at is None  # the queue shows "never contacted" again

@@ -45,5 +45,5 @@ def test_large_workspace_serves_cached_figures_and_the_warm_task_refreshes_them(
     # ...until the beat task recomputes; everyone who sees the whole workspace shares it.
     from debtors.tasks import dashboard_warm
 
-    assert dashboard_warm(world.a.pk) == 6
+    assert dashboard_warm(world.a.pk) == 7
     assert _collected(owner) == "500.00" and _collected(mgr) == "500.00"

@@ -509,16 +509,17 @@ def test_upload_page_takes_other_column_names(world, django_capture_on_commit_ca
 
     from tests.conftest import login
 
-    header = HEADER.replace("external_ref", "Customer No").replace("client_ref", "Bank")
+    header = HEADER.replace("external_ref", "Customer No").replace("client_ref", '"Bank, branch"')
     upload = SimpleUploadedFile("bank.csv", _csv(*GOOD, header=header), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
         r = login(world.alice).post(
-            "/w/acme/placements/", {"file": upload, "header_map": "external_ref = Customer No\nclient_ref=Bank"}
+            "/w/acme/placements/",
+            {"file": upload, "header_map": "external_ref = Customer No\r\nclient_ref=Bank, branch"},
         )
     assert r.status_code == 302
     with workspace_context(world.a):
         job = PlacementImport.objects.get()
-        assert job.header_map == {"external_ref": "Customer No", "client_ref": "Bank"}
+        assert job.header_map == {"external_ref": "Customer No", "client_ref": "Bank, branch"}
         assert (job.status, job.created_count) == ("done", 4)
 
 

@@ -141,3 +141,22 @@ def test_debts_are_scored_when_created_and_the_queue_puts_the_best_first(world, 
     page = login(world.alice).get("/w/acme/debts/").content.decode()
     positions = [page.index(ref) for ref in ("LN-2", "LN-3", "LN-1")]
     assert positions == sorted(positions)
+
+
+def test_a_payment_a_status_change_or_a_contact_reorders_the_queue_at_once(world):
+    from debtors.services.debts import debt_change_status
+    from debtors.services.ledger import payment_record
+    from debtors.services.records import communication_log
+
+    def current(debt) -> int:
+        return Debt.objects.get(pk=debt.pk).priority_score
+
+    with workspace_context(world.a):
+        debt = make_debt(world.a, amount_minor=2_000_000, due_date=timezone.localdate() - timedelta(days=45))
+        assert current(debt) == 325 + 300 + 200 + 50  # 20,000 INR, 45 days late, never contacted, active
+        payment_record(debt=debt, amount_minor=1_950_000)  # 500 INR left
+        assert current(debt) == 150 + 300 + 200 + 50
+        communication_log(debt=debt, channel="letter", content="Statement posted")
+        assert current(debt) == 150 + 300 + 0 + 50  # someone is on it
+        debt_change_status(debt=Debt.objects.get(pk=debt.pk), status=DebtStatus.ON_HOLD)
+        assert current(debt) == 0

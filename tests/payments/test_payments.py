@@ -13,7 +13,6 @@ import stripe
 from django.db import connections
 from django.test import Client as HttpClient
 from django.test import override_settings
-from django.utils import timezone
 
 from collectpro.tenancy import workspace_context
 from debtors.models import Debt, DebtEvent, Dispute, LedgerEntry
@@ -409,39 +408,51 @@ def test_remittance_statement_for_a_client_scoped_key(world, debt):
 
 
 def test_remittance_has_a_row_per_currency_and_months_in_the_workspaces_time_zone(world, debt):
-    from datetime import datetime, timedelta
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from accounts.models import Workspace
+    from debtors.services import client_create
     from debtors.services.ledger import payment_record
 
+    india = ZoneInfo("Asia/Kolkata")
     Workspace.objects.filter(pk=world.a.pk).update(timezone="Asia/Kolkata")
     with workspace_context(world.a):
+        konkan = client_create(workspace=world.a, name="Konkan Finance", reference="KONKAN", commission_rate_bps=1000)
         yen = debt_create(
             workspace=world.a,
             client=debt.client,
             debtor=debt.debtor,
             data=DebtInput(reference="JP-1", original_amount_minor=90_000, currency="JPY"),
         )
-        payment_record(debt=yen, amount_minor=5_000)
-        inr, _ = payment_record(debt=debt, amount_minor=100_000)
-    # Posted 00:30 on 1 November in India — still 31 October in UTC.
-    first_of_november = datetime(2026, 11, 1, tzinfo=ZoneInfo("Asia/Kolkata")) + timedelta(minutes=30)
-    LedgerEntry.unscoped.filter(pk=inr.pk).update(posted_at=first_of_november)
-    november = api(world.key_a).get("/api/v1/remittance/", {"period": "2026-11"}).json()["clients"]
-    assert [(r["client_ref"], r["currency"], r["collected"]) for r in november] == [("SAHYADRI", "INR", "1000.00")]
-    assert api(world.key_a).get("/api/v1/remittance/", {"period": "2026-10"}).json()["clients"] == []
-    this_month = api(world.key_a).get("/api/v1/remittance/").json()["clients"]
-    assert [(r["currency"], r["collected"], r["commission"]) for r in this_month] == [("JPY", "5000", "750")]
+        other = debt_create(
+            workspace=world.a,
+            client=konkan,
+            debtor=debt.debtor,
+            data=DebtInput(reference="KF-1", original_amount_minor=90_000, currency="INR"),
+        )
+        posted = {
+            # 00:30 on 1 November in India — still 31 October in UTC.
+            payment_record(debt=debt, amount_minor=100_000)[0].pk: datetime(2025, 11, 1, 0, 30, tzinfo=india),
+            payment_record(debt=yen, amount_minor=5_000)[0].pk: datetime(2025, 11, 15, tzinfo=india),
+            payment_record(debt=debt, amount_minor=20_000)[0].pk: datetime(2025, 12, 10, tzinfo=india),
+            payment_record(debt=other, amount_minor=30_000)[0].pk: datetime(2025, 12, 11, tzinfo=india),
+        }
+    for pk, when in posted.items():
+        LedgerEntry.unscoped.filter(pk=pk).update(posted_at=when)
 
-    LedgerEntry.unscoped.filter(pk=inr.pk).update(posted_at=timezone.now())
-    both = api(world.key_a).get("/api/v1/remittance/").json()["clients"]
-    assert [(r["client_ref"], r["currency"], r["net"]) for r in both] == [
-        ("SAHYADRI", "INR", "850.00"),
-        ("SAHYADRI", "JPY", "4250"),
-    ]
-    page = login(world.alice).get("/w/acme/payments/remittance/")
-    assert page.status_code == 200 and page.context["totals"] is None  # never one total across currencies
+    def remittance(period: str) -> list[tuple[str, str, str, str]]:
+        rows = api(world.key_a).get("/api/v1/remittance/", {"period": period}).json()["clients"]
+        return [(r["client_ref"], r["currency"], r["collected"], r["net"]) for r in rows]
+
+    assert remittance("2025-10") == []
+    assert remittance("2025-11") == [("SAHYADRI", "INR", "1000.00", "850.00"), ("SAHYADRI", "JPY", "5000", "4250")]
+    assert remittance("2025-12") == [("KONKAN", "INR", "300.00", "270.00"), ("SAHYADRI", "INR", "200.00", "170.00")]
+    alice = login(world.alice)
+    # One total line only when every row is in one currency.
+    assert alice.get("/w/acme/payments/remittance/?period=2025-11").context["totals"] is None
+    december = alice.get("/w/acme/payments/remittance/?period=2025-12").context["totals"]
+    assert december == {"currency": "INR", "collected": "500.00", "commission": "60.00", "net": "440.00"}
 
 
 def test_sandbox_checkout_needs_the_verified_debtor(world, debt, link):
