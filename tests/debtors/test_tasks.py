@@ -95,8 +95,11 @@ def test_collections_upkeep_runs_on_the_worker_and_does_each_job(world):
         "offers_expired": 1,
         "rejects_purged": 0,
     }
-    # The plan's and the promise's debts went back to active: scored as active now.
-    assert rescored >= 2
+    # The plan's and the promise's debts went back to active, and were re-scored as
+    # they moved: the hourly sweep finds nothing left to change.
+    assert rescored == 0
+    with workspace_context(world.a):
+        assert Debt.objects.for_workspace(world.a).get(pk=plan.debt_id).priority_score == 250 + 100 + 200 + 50
     with workspace_context(world.a):
         first = Installment.objects.for_workspace(world.a).get(plan=plan, seq=1)
         assert first.status == InstallmentStatus.MISSED
