@@ -42,6 +42,7 @@ def policy_publish(
 ) -> PolicyVersion:
     if kind not in PolicyKind.values:
         raise ValidationError({"kind": "Unknown policy kind."})
+    text = text.replace("\r\n", "\n")  # the same hash whether typed in a browser or read from a file
     if not text.strip():
         raise ValidationError({"text": "The policy text is empty."})
     if PolicyVersion.objects.filter(kind=kind, version=version).exists():
