@@ -58,6 +58,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             text=obj.text,
             effective_at=obj.effective_at,
             material_change=obj.material_change,
+            actor=request.user,
         )
         obj.pk, obj.text_hash, obj.created_at = published.pk, published.text_hash, published.created_at
         obj._state.adding = False

@@ -215,7 +215,6 @@ def _classify(exc: Exception) -> DeliveryError | None:
     """A send failure as a ``DeliveryError``; None for a bug of ours (not a
     provider's answer), which should surface as it is."""
     import smtplib
-    import socket
 
     from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 
@@ -227,18 +226,47 @@ def _classify(exc: Exception) -> DeliveryError | None:
         return DeliveryError(str(exc), transient=exc.transient)
     if isinstance(exc, AnymailRecipientsRefused | smtplib.SMTPRecipientsRefused):
         return DeliveryError("the provider refused the recipient", transient=False)
+    if _never_connected(exc):  # refused, unknown host, connect timeout: the request never left
+        return DeliveryError(f"{type(exc).__name__}: could not reach the provider", transient=True)
     if isinstance(exc, AnymailAPIError):
         status = getattr(exc, "status_code", None)
-        if status is None:
+        if status is None or status == 504:  # no answer, or a gateway that got none
             return DeliveryError(NO_ANSWER, transient=False)
         return DeliveryError(f"the provider answered {status}", transient=status == 429 or status >= 500)
     if isinstance(exc, AnymailError):  # e.g. an invalid address: the message cannot be sent
         return DeliveryError(f"the message was refused before sending ({type(exc).__name__})", transient=False)
-    if isinstance(exc, ConnectionRefusedError | socket.gaierror | smtplib.SMTPConnectError):
-        return DeliveryError(f"{type(exc).__name__}: could not reach the provider", transient=True)
+    if isinstance(exc, smtplib.SMTPResponseException):  # the mail server answered with a code
+        code = exc.smtp_code
+        return DeliveryError(f"the mail server answered {code}", transient=400 <= code < 500)
     if isinstance(exc, OSError):  # a timeout or a dropped connection mid-request
         return DeliveryError(NO_ANSWER, transient=False)
     return None
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Did the failure happen before a connection was made (so the provider cannot
+    have the message)? Looks through the chain of causes, including what requests
+    and urllib3 wrap (``MaxRetryError.reason``)."""
+    import smtplib
+    import socket
+
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        names = {cls.__name__ for cls in type(item).__mro__}
+        if isinstance(item, ConnectionRefusedError | socket.gaierror | smtplib.SMTPConnectError) or names & {
+            "NewConnectionError",
+            "NameResolutionError",
+            "ConnectTimeoutError",
+            "ConnectTimeout",
+        }:
+            return True
+        pending += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return False
 
 
 @dataclass(frozen=True)
@@ -407,6 +435,7 @@ def _contact_not_made(debt: Debt) -> None:
     """A queued message that never went out is no contact: the debt's last contact
     is its latest communication that was not refused or failed (and its priority
     follows)."""
+    Debt.objects.for_workspace(debt.workspace_id).select_for_update().filter(pk=debt.pk).first()  # vs. a new contact
     last = (
         Communication.objects.for_workspace(debt.workspace_id)
         .filter(debt_id=debt.pk)
@@ -415,3 +444,25 @@ def _contact_not_made(debt: Debt) -> None:
     )
     Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=last)
     rescore(debt)
+
+
+STUCK_AFTER = timedelta(hours=2)  # longer than every retry of a message together
+
+
+def communications_unstick(*, workspace_id: int, now: datetime | None = None) -> int:
+    """Messages left ``sending`` by a worker that died during the hand-off (queued
+    more than ``STUCK_AFTER`` ago): ``failed``, saying they may have been sent, so
+    a person can check rather than the system guess. Returns how many."""
+    cutoff = (now or timezone.now()) - STUCK_AFTER
+    stuck = (
+        Communication.objects.for_workspace(workspace_id)
+        .filter(status="sending", occurred_at__lt=cutoff)
+        .select_related("debt", "debt__debtor")
+    )
+    count = 0
+    for comm in stuck:
+        communication_failed(
+            communication=comm, error=f"the worker stopped during the hand-off; {NO_ANSWER}", attempts=1
+        )
+        count += 1
+    return count

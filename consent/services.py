@@ -38,7 +38,13 @@ def policy_current(kind: str, *, at: datetime | None = None) -> PolicyVersion | 
 
 
 def policy_publish(
-    *, kind: str, version: str, text: str, effective_at: datetime | None = None, material_change: bool = False
+    *,
+    kind: str,
+    version: str,
+    text: str,
+    effective_at: datetime | None = None,
+    material_change: bool = False,
+    actor: Any = None,
 ) -> PolicyVersion:
     if kind not in PolicyKind.values:
         raise ValidationError({"kind": "Unknown policy kind."})
@@ -60,6 +66,7 @@ def policy_publish(
             action="policy.published",
             workspace=None,
             obj=policy,
+            actor_user_id=getattr(actor, "pk", None),
             metadata={"kind": kind, "version": version, "material": material_change},
         )
         # Everyone's "already accepted" memo is now stale.

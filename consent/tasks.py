@@ -31,6 +31,7 @@ def _delivery_attempt(workspace_id: int, communication_id: str, since: datetime 
     outcome are committed on their own; the hand-off to the provider happens
     between them, outside any transaction."""
     from consent.communications import (
+        NO_ANSWER,
         DeliveryError,
         communication_failed,
         delivery_claim,
@@ -53,19 +54,26 @@ def _delivery_attempt(workspace_id: int, communication_id: str, since: datetime 
             claimed = delivery_claim(communication=comm, queued_at=since)
         if isinstance(claimed, str):
             return claimed
+        bug: Exception | None = None
         try:
             message_id = delivery_send(claimed)
         except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # ours, not the provider's: record it, then let it surface
+            error, bug = DeliveryError(f"{type(exc).__name__} during the hand-off; {NO_ANSWER}", transient=False), exc
+        else:
             with workspace_context(workspace):
-                if exc.transient and attempt <= DELIVERY_RETRIES:
-                    delivery_release(communication_id=communication_id, workspace_id=workspace_id)
-                    log.warning("communication %s: %s; trying again (attempt %d)", communication_id, exc, attempt)
-                    return None
-                communication_failed(communication=comm, error=str(exc), attempts=attempt)
-            return "failed"
+                delivery_sent(communication_id=communication_id, workspace_id=workspace_id, message_id=message_id)
+            return "sent"
         with workspace_context(workspace):
-            delivery_sent(communication_id=communication_id, workspace_id=workspace_id, message_id=message_id)
-        return "sent"
+            if error.transient and attempt <= DELIVERY_RETRIES:
+                delivery_release(communication_id=communication_id, workspace_id=workspace_id)
+                log.warning("communication %s: %s; trying again (attempt %d)", communication_id, error, attempt)
+                return None
+            communication_failed(communication=comm, error=str(error), attempts=attempt)
+        if bug is not None:
+            raise bug
+        return "failed"
 
 
 @shared_task(bind=True, max_retries=DELIVERY_RETRIES)

@@ -1223,17 +1223,19 @@ def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
         .exclude(rejects_storage_name="")
         .values_list("pk", "rejects_storage_name")
     )
-    if due:
-        names = [name for _, name in due]
-
-        # The files go once the jobs no longer point at them (a file already gone is fine).
-        def delete_files() -> None:
-            for name in names:
-                default_storage.delete(name)
-
-        transaction.on_commit(delete_files)
+    purged = []
+    for pk, name in due:
+        # The file first: if deleting fails the job keeps pointing at it and a later
+        # run tries again (pages cope with a file that is already gone).
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("placement import %s: could not delete its rejects file; will retry", pk)
+            continue
+        purged.append(pk)
+    if purged:
         with transaction.atomic():
-            PlacementImport.objects.for_workspace(workspace_id).filter(pk__in=[pk for pk, _ in due]).update(
+            PlacementImport.objects.for_workspace(workspace_id).filter(pk__in=purged).update(
                 rejects_storage_name="", rejects_purged_at=now
             )
             audit_record(
@@ -1241,11 +1243,11 @@ def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
                 workspace=workspace_id,
                 object_type="debtors.placementimport",
                 metadata={
-                    "imports": [str(pk) for pk, _ in due],
+                    "imports": [str(pk) for pk in purged],
                     "retention_days": settings.PLACEMENT_REJECTS_RETENTION_DAYS,
                 },
             )
-    return len(due)
+    return len(purged)
 
 
 def rejects_download(job: PlacementImport) -> Any:

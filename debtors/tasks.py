@@ -23,6 +23,7 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
     """Missed installments, promises due, expired offers, old rejects files, then
     the priority scores (which those change) — each idempotent, each committed on
     its own (a failing step does not undo the others)."""
+    from consent.communications import communications_unstick
     from debtors.imports import placement_rejects_purge
     from debtors.services.offers import offers_expire
     from debtors.services.plans import installments_mark_missed
@@ -39,12 +40,15 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
             expired = offers_expire(workspace_id=workspace_id)
         with workspace_context(workspace):
             purged = placement_rejects_purge(workspace_id=workspace_id)
+        with workspace_context(workspace):
+            unstuck = communications_unstick(workspace_id=workspace_id)
         rescored = priorities_refresh_in_batches(workspace=workspace)
     return {
         "installments_missed": missed,
         **{f"promises_{k}": v for k, v in promises.items()},
         "offers_expired": expired,
         "rejects_purged": purged,
+        "messages_unstuck": unstuck,
         "priorities_changed": rescored,
     }
 

@@ -6,6 +6,18 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def break_extra_active_plans(apps, schema_editor):
+    """Before "one active plan per debt": earlier code could reopen a completed plan
+    while a newer one was active. Keep each debt's newest active plan; the others
+    are broken (what the new reversal rule does in that case)."""
+    PaymentPlan = apps.get_model("debtors", "PaymentPlan")
+    seen = set()
+    for plan in PaymentPlan._base_manager.filter(status="active").order_by("debt_id", "-created_at"):
+        if plan.debt_id in seen:
+            PaymentPlan._base_manager.filter(pk=plan.pk).update(status="broken")
+        seen.add(plan.debt_id)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -22,6 +34,7 @@ class Migration(migrations.Migration):
                 ('amount_minor', models.BigIntegerField()),
             ],
         ),
+        migrations.RunPython(break_extra_active_plans, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='paymentplan',
             constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('debt',), name='plan_one_active_per_debt'),

@@ -158,6 +158,8 @@ def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, reversal: 
         InstallmentAllocation.objects.for_workspace(ws).filter(entry=payment).select_related("installment__plan")
     )
     if not shares:
+        shares = _legacy_shares(debt=debt, payment=payment)
+    if not shares:
         return
     for share in shares:
         inst = share.installment
@@ -195,6 +197,31 @@ def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, reversal: 
     debt_event(debt, "plan_reopened", "Payment plan active again: a payment to it was reversed", obj=plan, actor=actor)
     if debt.status == DebtStatus.ACTIVE:  # a paid debt is active again already (the reversal)
         _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan active again")
+
+
+def _legacy_shares(*, debt: Debt, payment: LedgerEntry) -> list[InstallmentAllocation]:
+    """Shares for a payment allocated before shares were recorded: only on a plan
+    that has paid installments but no recorded share at all (its payments all came
+    before), agreed before the payment; taken newest installment first, at most
+    the payment's amount. Unsaved rows, for ``unallocate_payment_from_plan``."""
+    ws = debt.workspace_id
+    plan = (
+        PaymentPlan.objects.for_workspace(ws)
+        .filter(debt=debt, status__in=[PlanStatus.ACTIVE, PlanStatus.COMPLETED], created_at__lte=payment.posted_at)
+        .order_by("-created_at")
+        .first()
+    )
+    if plan is None or InstallmentAllocation.objects.for_workspace(ws).filter(installment__plan=plan).exists():
+        return []
+    remaining, shares = -payment.amount_minor, []
+    for inst in Installment.objects.for_workspace(ws).filter(plan=plan, paid_minor__gt=0).order_by("-seq"):
+        if remaining <= 0:
+            break
+        take = min(remaining, inst.paid_minor)
+        inst.plan = plan
+        shares.append(InstallmentAllocation(workspace_id=ws, entry=payment, installment=inst, amount_minor=take))
+        remaining -= take
+    return shares
 
 
 def installments_mark_missed(*, workspace_id: int, today: date | None = None, grace_days: int = 0) -> int:

@@ -172,4 +172,6 @@ def rescore(debt: Debt) -> None:
     the queue's order follows at once; one UPDATE."""
     now = timezone.now()
     expression = score_expression(debt.currency, today=timezone.localdate(now), now=now)
-    Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(priority_score=expression)
+    Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).exclude(priority_score=expression).update(
+        priority_score=expression
+    )

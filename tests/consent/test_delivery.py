@@ -3,6 +3,7 @@ the rules are asked again at the time of sending."""
 
 from __future__ import annotations
 
+import smtplib
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -33,9 +34,13 @@ class ScriptedSms(SmsProvider):
     script: list[Exception] = []
     attempts = 0
     sent: list[str] = []
+    during_send = None  # called (once) while a message is being handed over
 
     def send(self, *, to: str, body: str, channel: str = "sms") -> str:
         ScriptedSms.attempts += 1
+        if ScriptedSms.during_send is not None:
+            again, ScriptedSms.during_send = ScriptedSms.during_send, None
+            again()
         if ScriptedSms.script:
             raise ScriptedSms.script.pop(0)
         ScriptedSms.sent.append(body)
@@ -57,7 +62,7 @@ class InvalidAddressEmail(EmailBackend):
 @pytest.fixture
 def debt(world, settings):
     settings.SMS_PROVIDER = f"{__name__}.ScriptedSms"
-    ScriptedSms.script, ScriptedSms.attempts, ScriptedSms.sent = [], 0, []
+    ScriptedSms.script, ScriptedSms.attempts, ScriptedSms.sent, ScriptedSms.during_send = [], 0, [], None
     with workspace_context(world.a):
         debt = make_debt(world.a, email="kavya@example.com")
         for channel, subject in (("sms", ""), ("email", "About {{ reference }}")):
@@ -130,9 +135,70 @@ def test_no_answer_from_the_provider_is_not_retried_lest_the_message_go_twice(
 
 def test_a_message_is_handed_over_at_most_once(world, debt, django_capture_on_commit_callbacks):
     comm = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
-    for callback in comm.callbacks * 2:  # the broker delivers the task twice
-        callback()
+    (callback,) = comm.callbacks
+    # The broker delivers the task again while the first run is still handing it over.
+    ScriptedSms.during_send = callback
+    callback()
     assert ScriptedSms.attempts == 1 and _state(world, comm)[0] == "sent"
+
+
+def test_a_bug_during_the_hand_off_marks_the_message_failed_and_surfaces(
+    world, debt, django_capture_on_commit_callbacks
+):
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
+    ScriptedSms.script = [KeyError("bad provider config")]
+    with pytest.raises(KeyError):
+        comm.callbacks[0]()
+    status, lines = _state(world, comm)
+    assert status == "failed" and lines[-1].startswith("Sms not sent after 1 attempt: KeyError during the hand-off")
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_failed_by_the_upkeep(
+    world, debt, django_capture_on_commit_callbacks
+):
+    from consent.communications import communications_unstick
+
+    comm = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
+    with workspace_context(world.a):
+        Communication.objects.filter(pk=comm.pk).update(status="sending")
+        assert communications_unstick(workspace_id=world.a.pk, now=DAYTIME + timedelta(hours=1)) == 0
+        assert communications_unstick(workspace_id=world.a.pk, now=DAYTIME + timedelta(hours=3)) == 1
+    status, lines = _state(world, comm)
+    assert status == "failed" and "the worker stopped during the hand-off" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("failure", "transient", "says"),
+    [
+        (smtplib.SMTPSenderRefused(550, b"sender rejected", "ops@acme.example"), False, "answered 550"),
+        (smtplib.SMTPDataError(451, b"try later"), True, "answered 451"),
+        (ConnectionRefusedError(), True, "could not reach"),
+        (TimeoutError("timed out"), False, "may have been sent"),
+        (AnymailAPIError("gateway", status_code=504), False, "may have been sent"),
+        (AnymailAPIError("busy", status_code=503), True, "answered 503"),
+    ],
+)
+def test_failures_are_told_apart(failure, transient, says):
+    from consent.communications import _classify
+
+    error = _classify(failure)
+    assert error is not None and (error.transient, says in str(error)) == (transient, True)
+
+
+def test_a_request_that_never_connected_is_retried():
+    import requests
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    from consent.communications import _classify
+
+    never = requests.exceptions.ConnectionError(
+        MaxRetryError(None, "/v3/smtp/email", NewConnectionError(None, "refused"))
+    )
+    try:
+        raise AnymailAPIError("could not connect") from never
+    except AnymailAPIError as exc:
+        error = _classify(exc)
+    assert error is not None and error.transient
 
 
 def test_an_email_the_provider_rejects_fails_at_once(world, debt, settings, django_capture_on_commit_callbacks):

@@ -468,7 +468,7 @@ def test_command_client_and_map_options(world, tmp_path):
     assert "100%" in err  # the progress bar
 
 
-def test_rejects_files_are_deleted_after_the_retention_period(world, settings, django_capture_on_commit_callbacks):
+def test_rejects_files_are_deleted_after_the_retention_period(world, settings):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -485,10 +485,8 @@ def test_rejects_files_are_deleted_after_the_retention_period(world, settings, d
         PlacementImport.objects.filter(pk=recent.pk).update(finished_at=now - timedelta(days=29))
     assert default_storage.exists(old.rejects_storage_name)
 
-    with workspace_context(world.a), django_capture_on_commit_callbacks(execute=True):
-        assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 1
-        assert default_storage.exists(old.rejects_storage_name)  # deleted only once the jobs let go of it
     with workspace_context(world.a):
+        assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 1
         assert placement_rejects_purge(workspace_id=world.a.pk, now=now) == 0  # nothing left to do
         purged = PlacementImport.objects.get(pk=old.pk)
         event = AuditEvent.objects.get(action="placement.rejects_purged")

@@ -452,6 +452,20 @@ def test_a_reversal_after_a_new_plan_breaks_the_old_plan_instead_of_reopening_it
         assert PaymentPlan.objects.filter(debt=debt, status=PlanStatus.ACTIVE).count() == 1
 
 
+def test_a_payment_allocated_before_shares_were_recorded_is_still_taken_back(world):
+    from debtors.models import InstallmentAllocation
+
+    today = timezone.localdate()
+    with workspace_context(world.a):
+        debt = _debt(world.a, 300_000, status=S.ACTIVE)
+        plan = plan_create(debt=debt, total_minor=300_000, count=3, frequency="monthly", first_due=today)
+        old, _ = payment_record(debt=debt, amount_minor=150_000)
+    InstallmentAllocation.unscoped.all().delete()  # as it was before this version
+    with workspace_context(world.a):
+        entry_reverse(entry=old, memo="bounced")
+        assert _installments(plan) == [(0, "pending")] * 3  # newest installment first, the whole payment
+
+
 def test_plan_create_refuses_past_dates_excess_and_a_second_plan(world):
     today = timezone.localdate()
     with workspace_context(world.a):

@@ -94,6 +94,7 @@ def test_collections_upkeep_runs_on_the_worker_and_does_each_job(world):
         "promises_broken": 1,
         "offers_expired": 1,
         "rejects_purged": 0,
+        "messages_unstuck": 0,
     }
     # The plan's and the promise's debts went back to active, and were re-scored as
     # they moved: the hourly sweep finds nothing left to change.
@@ -121,6 +122,7 @@ def test_collections_upkeep_runs_on_the_worker_and_does_each_job(world):
         "promises_broken": 0,
         "offers_expired": 0,
         "rejects_purged": 0,
+        "messages_unstuck": 0,
         "priorities_changed": 0,
     }
     with workspace_context(world.a):
