@@ -84,6 +84,18 @@ def _send(world, debt, channel: str, capture, *, deliver: bool = True) -> Commun
     return comm
 
 
+def _opt_out_of_email(world, debt) -> None:
+    with workspace_context(world.a):
+        consent_record(
+            workspace=world.a,
+            subject_type="debtor",
+            subject_id=str(debt.debtor_id),
+            purpose=Purpose.CONTACT_EMAIL,
+            action=ConsentAction.WITHDRAW,
+            source=ConsentSource.OPT_OUT_LINK,
+        )
+
+
 def _state(world, comm: Communication) -> tuple[str, list[str]]:
     with workspace_context(world.a):
         status = Communication.objects.get(pk=comm.pk).status
@@ -218,15 +230,7 @@ def test_an_address_the_email_library_refuses_fails_for_good(world, debt, settin
 
 def test_an_opt_out_between_queueing_and_sending_withholds_the_message(world, debt, django_capture_on_commit_callbacks):
     comm = _send(world, debt, "email", django_capture_on_commit_callbacks, deliver=False)
-    with workspace_context(world.a):
-        consent_record(
-            workspace=world.a,
-            subject_type="debtor",
-            subject_id=str(debt.debtor_id),
-            purpose=Purpose.CONTACT_EMAIL,
-            action=ConsentAction.WITHDRAW,
-            source=ConsentSource.OPT_OUT_LINK,
-        )
+    _opt_out_of_email(world, debt)
     for callback in comm.callbacks:  # the worker picks the message up now
         callback()
     assert mail.outbox == []
@@ -281,14 +285,7 @@ def test_a_withheld_message_is_no_contact(world, debt, django_capture_on_commit_
     comm = _send(world, debt, "email", django_capture_on_commit_callbacks, deliver=False)
     with workspace_context(world.a):
         assert Debt.objects.get(pk=debt.pk).last_contact_at == DAYTIME
-        consent_record(
-            workspace=world.a,
-            subject_type="debtor",
-            subject_id=str(debt.debtor_id),
-            purpose=Purpose.CONTACT_EMAIL,
-            action=ConsentAction.WITHDRAW,
-            source=ConsentSource.OPT_OUT_LINK,
-        )
+    _opt_out_of_email(world, debt)
     for callback in comm.callbacks:
         callback()
     with workspace_context(world.a):
