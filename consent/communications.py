@@ -432,14 +432,14 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
 
 
 def _contact_not_made(debt: Debt) -> None:
-    """A queued message that never went out is no contact: the debt's last contact
-    is its latest communication that was not refused or failed (and its priority
-    follows)."""
+    """A message that never reached the debtor is no contact: the debt's last
+    contact is its latest communication that was not refused, failed or bounced
+    (and its priority follows)."""
     Debt.objects.for_workspace(debt.workspace_id).select_for_update().filter(pk=debt.pk).first()  # vs. a new contact
     last = (
         Communication.objects.for_workspace(debt.workspace_id)
         .filter(debt_id=debt.pk)
-        .exclude(status__in=["refused", "failed"])
+        .exclude(status__in=["refused", "failed", "bounced"])
         .aggregate(last=Max("occurred_at"))["last"]
     )
     Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=last)

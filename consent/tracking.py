@@ -37,3 +37,7 @@ def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
         if Communication.objects.filter(pk=comm.pk).exclude(status=status).update(status=status):
             debt = comm.debt
             debt_event(debt, f"communication.{comm.channel}", f"{comm.channel.title()} {status}", obj=comm)
+            if status in ("bounced", "failed"):
+                from consent.communications import _contact_not_made
+
+                _contact_not_made(debt)  # it never reached the debtor

@@ -290,3 +290,23 @@ def test_a_withheld_message_is_no_contact(world, debt, django_capture_on_commit_
         callback()
     with workspace_context(world.a):
         assert Debt.objects.get(pk=debt.pk).last_contact_at is None  # the queue shows "never contacted" again
+
+
+def test_a_bounce_reported_by_the_provider_is_recorded_and_is_no_contact(
+    world, debt, django_capture_on_commit_callbacks
+):
+    from anymail.signals import AnymailTrackingEvent, tracking
+
+    comm = _send(world, debt, "email", django_capture_on_commit_callbacks)
+    with workspace_context(world.a):
+        Communication.objects.filter(pk=comm.pk).update(provider_message_id="brevo-123")
+    tracking.send(
+        sender=None, event=AnymailTrackingEvent(event_type="bounced", message_id="brevo-123"), esp_name="Brevo"
+    )
+    status, lines = _state(world, comm)
+    assert status == "bounced" and lines[-1] == "Email bounced"
+    with workspace_context(world.a):
+        assert Debt.objects.get(pk=debt.pk).last_contact_at is None
+    # A forged event for an unknown message changes nothing.
+    tracking.send(sender=None, event=AnymailTrackingEvent(event_type="delivered", message_id="nope"), esp_name="Brevo")
+    assert _state(world, comm)[0] == "bounced"
