@@ -9,6 +9,7 @@ from audit import views as audit_views
 from collectpro import privacy_views
 from collectpro.api.views import WorkspaceApi
 from consent import api as consent_api
+from consent import delivery_views as consent_delivery
 from consent import public_views as consent_public
 from consent import ui_views as consent_ui
 from consent import views as consent_views
@@ -97,6 +98,7 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("communications/templates/preview/", consent_ui.template_preview, name="comms_template_preview"),
     path("communications/templates/<uuid:template_id>/", consent_ui.template_detail, name="comms_template_detail"),
     path("communications/sequences/", consent_ui.sequence_list, name="comms_sequences"),
+    path("communications/problems/", consent_delivery.delivery_problems, name="comms_problems"),
     path("communications/sequences/<uuid:sequence_id>/", consent_ui.sequence_detail, name="comms_sequence_detail"),
     path("debts/<uuid:debt_id>/consent/", consent_ui.debt_consent_change, name="debt_consent_change"),
     path("debts/<uuid:debt_id>/consent/send/", consent_ui.debt_message_send, name="debt_message_send"),

@@ -310,3 +310,31 @@ def test_a_bounce_reported_by_the_provider_is_recorded_and_is_no_contact(
     # A forged event for an unknown message changes nothing.
     tracking.send(sender=None, event=AnymailTrackingEvent(event_type="delivered", message_id="nope"), esp_name="Brevo")
     assert _state(world, comm)[0] == "bounced"
+
+
+def test_the_delivery_problems_page_lists_what_did_not_reach_the_debtor(
+    world, debt, django_capture_on_commit_callbacks
+):
+    from accounts.roles import Role
+    from tests.conftest import add_member, login
+
+    ScriptedSms.script = [SmsSendError("number cannot receive SMS", transient=False)]
+    failed = _send(world, debt, "sms", django_capture_on_commit_callbacks)
+    sent = _send(world, debt, "sms", django_capture_on_commit_callbacks)
+    withheld = _send(world, debt, "email", django_capture_on_commit_callbacks, deliver=False)
+    _opt_out_of_email(world, debt)
+    withheld.callbacks[0]()
+
+    page = login(world.alice).get("/w/acme/communications/problems/")
+    assert page.status_code == 200
+    listed = {row["message"].pk: row["reason"] for row in page.context["rows"]}
+    assert set(listed) == {failed.pk, withheld.pk} and sent.pk not in listed
+    assert listed[failed.pk] == "Sms not sent after 1 attempt: number cannot receive SMS"
+    assert listed[withheld.pk] == "Email withheld: opted_out"
+    only_failed = login(world.alice).get("/w/acme/communications/problems/?status=failed").context["rows"]
+    assert [row["message"].pk for row in only_failed] == [failed.pk]
+
+    # An agent sees only the debts assigned to them; another workspace sees nothing.
+    agent = add_member(world.a, "agent@example.com", Role.AGENT)
+    assert login(agent).get("/w/acme/communications/problems/").context["rows"] == []
+    assert login(world.bob).get("/w/acme/communications/problems/").status_code == 404
