@@ -11,6 +11,7 @@ from collectpro.api.views import WorkspaceApi
 from consent import api as consent_api
 from consent import delivery_views as consent_delivery
 from consent import public_views as consent_public
+from consent import ui_debt as consent_debt
 from consent import ui_views as consent_ui
 from consent import views as consent_views
 from consent import workspace_views as consent_workspace
@@ -100,13 +101,15 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("communications/sequences/", consent_ui.sequence_list, name="comms_sequences"),
     path("communications/problems/", consent_delivery.delivery_problems, name="comms_problems"),
     path("communications/sequences/<uuid:sequence_id>/", consent_ui.sequence_detail, name="comms_sequence_detail"),
-    path("debts/<uuid:debt_id>/consent/", consent_ui.debt_consent_change, name="debt_consent_change"),
-    path("debts/<uuid:debt_id>/consent/send/", consent_ui.debt_message_send, name="debt_message_send"),
-    path("debts/<uuid:debt_id>/consent/disclosures/", consent_ui.debt_disclosure_record, name="debt_disclosure_record"),
-    path("debts/<uuid:debt_id>/sequences/", consent_ui.debt_sequence_enrol, name="debt_sequence_enrol"),
+    path("debts/<uuid:debt_id>/consent/", consent_debt.debt_consent_change, name="debt_consent_change"),
+    path("debts/<uuid:debt_id>/consent/send/", consent_debt.debt_message_send, name="debt_message_send"),
+    path(
+        "debts/<uuid:debt_id>/consent/disclosures/", consent_debt.debt_disclosure_record, name="debt_disclosure_record"
+    ),
+    path("debts/<uuid:debt_id>/sequences/", consent_debt.debt_sequence_enrol, name="debt_sequence_enrol"),
     path(
         "debts/<uuid:debt_id>/sequences/<uuid:enrolment_id>/pause/",
-        consent_ui.debt_sequence_pause,
+        consent_debt.debt_sequence_pause,
         name="debt_sequence_pause",
     ),
 ]

@@ -216,8 +216,8 @@ def _panel_context(
 
     payment_links = debt_payment_links(workspace=workspace, membership=membership, debt=debt)
     # --- end payment links ---
-    # --- Consent & contact section (owned by consent/ui_views.py; None hides it) ---
-    from consent.ui_views import debt_consent_panel
+    # --- Consent & contact section (owned by consent/ui_debt.py; None hides it) ---
+    from consent.ui_debt import debt_consent_panel
 
     consent_panel = debt_consent_panel(
         workspace=workspace, membership=membership, debt=debt, **forms.get("consent", {})
@@ -251,7 +251,7 @@ def _panel_context(
         },
         "active_action": forms.get("active", ""),
         "payment_links": payment_links,  # payments/pages.py
-        "consent_panel": consent_panel,  # consent/ui_views.py
+        "consent_panel": consent_panel,  # consent/ui_debt.py
     }
 
 
