@@ -153,20 +153,6 @@ def debt_consent_panel(
     }
 
 
-def _workable_debt(workspace: Workspace, membership: Membership, debt_id: Any) -> Debt:
-    if membership.client_id is not None:
-        raise Http404("No such debt")
-    debt = (
-        selectors.debts_visible_to(workspace=workspace, membership=membership)
-        .select_related("client", "debtor")
-        .filter(pk=debt_id)
-        .first()
-    )
-    if debt is None:
-        raise Http404("No such debt")
-    return debt
-
-
 def _answer(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, *, done: str = "", **panel: Any
 ) -> HttpResponse:
@@ -200,7 +186,7 @@ def debt_consent_change(
 ) -> HttpResponse:
     """Record a grant or withdrawal the debtor gave on a call (source: agent on a
     call); withdrawing "any collection contact" is a cease-communication request."""
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     form = ConsentChangeForm(request.POST)
     if not form.is_valid():
         return _answer(request, workspace, membership, debt, error="Choose a purpose and grant or withdraw.")
@@ -230,7 +216,7 @@ def debt_consent_change(
 def debt_message_send(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
     """Send an email/SMS/WhatsApp from a template, through the contact rules: a
     refusal is recorded by the service and every reason is shown here."""
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     channel, _, name = request.POST.get("template", "").partition(":")
     if channel not in SENDABLE_CHANNELS or not name:
         return _answer(request, workspace, membership, debt, error="Choose a template to send.")
@@ -250,7 +236,7 @@ def debt_message_send(request: HttpRequest, workspace: Workspace, membership: Me
 def debt_sequence_enrol(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
 ) -> HttpResponse:
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     seq_id = _valid_uuid(request.POST.get("sequence"))
     seq = Sequence.objects.for_workspace(workspace).filter(pk=seq_id, is_active=True).first() if seq_id else None
     if seq is None:
@@ -272,7 +258,7 @@ def debt_sequence_enrol(
 def debt_sequence_pause(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, enrolment_id: str
 ) -> HttpResponse:
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     enrolment = (
         DebtSequence.objects.for_workspace(workspace)
         .filter(pk=enrolment_id, debt=debt)
@@ -298,7 +284,7 @@ def debt_disclosure_record(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
 ) -> HttpResponse:
     """Record that the debtor's data was disclosed to a third party (who, what, why)."""
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     form = DisclosureForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data

@@ -184,6 +184,25 @@ def debts_visible_to(*, workspace: Workspace, membership: Any) -> QuerySet[Debt]
     return qs.filter(assigned_agent_id=membership.user_id)
 
 
+def debt_workable(*, workspace: Workspace, membership: Any, debt_id: Any) -> Debt:
+    """A debt the member sees and that the agency works (a client user works none),
+    with its client and debtor; 404 otherwise, whether it is missing or someone
+    else's."""
+    from django.http import Http404
+
+    if membership is None or membership.client_id is not None:
+        raise Http404("No such debt")
+    debt = (
+        debts_visible_to(workspace=workspace, membership=membership)
+        .select_related("client", "debtor")
+        .filter(pk=debt_id)
+        .first()
+    )
+    if debt is None:
+        raise Http404("No such debt")
+    return debt
+
+
 def can_see_contact_details(membership: Any) -> bool:
     """Client users see their portfolio but never debtors' contact details."""
     return membership is not None and membership.client_id is None

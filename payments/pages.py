@@ -155,20 +155,6 @@ def debt_payment_links(
     }
 
 
-def _workable_debt(workspace: Workspace, membership: Membership, debt_id: Any) -> Debt:
-    if membership.client_id is not None:
-        raise Http404("No such debt")
-    debt = (
-        selectors.debts_visible_to(workspace=workspace, membership=membership)
-        .select_related("client")
-        .filter(pk=debt_id)
-        .first()
-    )
-    if debt is None:
-        raise Http404("No such debt")
-    return debt
-
-
 def _debt_link(workspace: Workspace, debt: Debt, link_id: Any) -> PaymentLink:
     link = PaymentLink.objects.for_workspace(workspace).filter(debt=debt, pk=link_id).first()
     if link is None:
@@ -206,7 +192,7 @@ def _expiry(workspace: Workspace, day: date | None) -> datetime | None:
 def payment_link_create_view(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
 ) -> HttpResponse:
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     form = PaymentLinkForm(request.POST)
     issued = None
     if form.is_valid():
@@ -255,7 +241,7 @@ def payment_link_show(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
 ) -> HttpResponse:
     """Show an active link's URL again (its token is stored encrypted); audited."""
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     link = _debt_link(workspace, debt, link_id)
     if not services.link_is_usable(link):
         raise Http404("This link is no longer active")
@@ -271,7 +257,7 @@ def payment_link_show(
 def payment_link_revoke_view(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
 ) -> HttpResponse:
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     link = services.payment_link_revoke(link=_debt_link(workspace, debt, link_id), actor=_user(request))
     notice = (
         "Payment link revoked."
@@ -291,7 +277,7 @@ def payment_link_send(
 ) -> HttpResponse:
     """Email the link to the debtor through the contact rules (consent.communications):
     a refusal (outside hours, opted out, disputed…) is recorded there and shown here."""
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     link = _debt_link(workspace, debt, link_id)
     if not services.link_is_usable(link):
         raise Http404("This link is no longer active")
@@ -328,7 +314,7 @@ def payment_link_qr(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
 ) -> HttpResponse:
     """The link's URL as an SVG QR code, to print on a letter; audited as a download."""
-    debt = _workable_debt(workspace, membership, debt_id)
+    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     link = _debt_link(workspace, debt, link_id)
     if not services.link_is_usable(link):
         raise Http404("This link is no longer active")
