@@ -13,7 +13,7 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         from accounts.selectors import invitation_by_token
         from accounts.services import sha256_hex
-        from collectpro.tenancy.context import db_scope
+        from kernel.tenancy.context import db_scope
 
         token = request.session.get("invitation_token")
         if not token:

@@ -7,9 +7,9 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from accounts.models import ApiKey, Client, Invitation, Membership, User, Workspace
 from accounts.services import api_key_revoke
-from collectpro.admin_base import TenantAdmin
+from kernel.admin_base import TenantAdmin
 
 
 @admin.register(User)
@@ -85,3 +85,10 @@ class ApiKeyAdmin(TenantAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Client)
+class ClientAdmin(TenantAdmin):
+    list_display = ("name", "reference", "commission_rate_bps", "workspace", "created_at")
+    search_fields = ("name", "reference")
+    readonly_fields = ("workspace", "created_at")

@@ -6,14 +6,16 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.jurisdictions import Jurisdiction
-from accounts.roles import Role
-from collectpro.models import TenantModel
+from accounts.roles import Role, can
+from kernel.crypto.fields import EncryptedField
+from kernel.models import TenantModel
+from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, personal_data
 
 
 class UserManager(BaseUserManager["User"]):
@@ -102,7 +104,7 @@ class Membership(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
-    client = models.ForeignKey("debtors.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey("accounts.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     # A user may read their own memberships in any workspace (to list workspaces).
@@ -114,6 +116,10 @@ class Membership(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} as {self.role} in {self.workspace_id}"
+
+    def can(self, perm: str) -> bool:
+        """Whether this role (and client scope) grants ``perm`` (accounts/roles.py)."""
+        return can(self, perm)
 
 
 class Invitation(TenantModel):
@@ -144,7 +150,7 @@ class ApiKey(TenantModel):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
-    client = models.ForeignKey("debtors.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey("accounts.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -162,3 +168,48 @@ class ApiKey(TenantModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+@personal_data(
+    subject_type="workspace",
+    subject="workspace_id",
+    purpose="Remitting collections to creditors",
+    recipients=("the workspace's bank",),
+    fields={
+        "remittance_details": PD(
+            Category.FINANCIAL,
+            Basis.CONTRACT,
+            FINANCIAL_RECORDS,
+            Erasure.KEEP_UNTIL,
+            sensitive=True,
+            keep_law="accounting and tax record keeping",
+        ),
+    },
+    not_personal={"name": "the creditor's business name"},
+)
+class Client(TenantModel):
+    """A creditor who places debts with the workspace."""
+
+    name = models.CharField(max_length=200)
+    reference = models.CharField(max_length=64, help_text="Unique within the workspace")
+    commission_rate_bps = models.PositiveIntegerField(
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(10_000)],
+        help_text="Commission in basis points (1500 = 15%)",
+    )
+    remittance_details = EncryptedField(
+        subject="workspace", subject_type="workspace", help_text="Bank account for remittances (encrypted)"
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    # Moved from the debtors app (ADR 0015): the table and the encryption binding
+    # keep their first names, so no row is copied and every value still decrypts.
+    stable_label = "debtors.client"
+
+    class Meta:
+        db_table = "debtors_client"
+        constraints = [models.UniqueConstraint(fields=["workspace", "reference"], name="client_unique_reference")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.reference}]"

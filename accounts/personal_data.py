@@ -10,7 +10,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.sessions.models import Session
 
 from accounts.models import ApiKey, Invitation, User, Workspace
-from collectpro.privacy.registry import (
+from kernel.privacy.registry import (
     ACCOUNT_LIFETIME,
     PD,
     SECURITY_LOGS,

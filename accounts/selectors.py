@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from accounts.models import ApiKey, Client, Invitation, Membership, User, Workspace
 from accounts.services import sha256_hex
 
 
@@ -76,3 +78,24 @@ def invitation_get(*, workspace: Workspace, invitation_id: object) -> Invitation
 
 def invitation_by_token(*, token: str) -> Invitation | None:
     return Invitation.unscoped.select_related("workspace").filter(token_hash=sha256_hex(token)).first()
+
+
+# --- Clients -----------------------------------------------------------------
+
+
+def clients_list(*, workspace: Workspace, client_scope: Client | None = None) -> QuerySet[Client]:
+    qs = Client.objects.for_workspace(workspace)
+    if client_scope is not None:
+        qs = qs.filter(pk=client_scope.pk)
+    return qs
+
+
+def client_get(*, workspace: Workspace, client_id: Any, client_scope: Client | None = None) -> Client:
+    client = clients_list(workspace=workspace, client_scope=client_scope).filter(pk=client_id).first()
+    if client is None:
+        raise Http404("No such client")
+    return client
+
+
+def client_get_by_reference(*, workspace: Workspace, reference: str) -> Client | None:
+    return Client.objects.for_workspace(workspace).filter(reference=reference).first()

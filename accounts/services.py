@@ -20,12 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.jurisdictions import PROFILES, profile_for
-from accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from accounts.models import ApiKey, Client, Invitation, Membership, User, Workspace
 from accounts.roles import Role, can, can_grant
 from audit import actions
 from audit.models import AuditChain, chain_key
 from audit.services import audit_record
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 
 API_KEY_PREFIX = "cp_"
 INVITATION_TTL = timedelta(days=7)
@@ -336,3 +336,35 @@ def api_key_touch(*, api_key: ApiKey) -> None:
         return
     ApiKey.unscoped.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+# --- Clients (the creditors whose portfolios keys and memberships may be scoped to)
+
+
+def client_create(*, workspace: Workspace, name: str, reference: str, commission_rate_bps: int = 0) -> Client:
+    """Create a creditor. The reference is unique within the workspace."""
+    client = Client(
+        workspace=workspace,
+        name=name.strip(),
+        reference=reference.strip(),
+        commission_rate_bps=commission_rate_bps,
+    )
+    client.full_clean(exclude=["workspace"])
+    if Client.objects.for_workspace(workspace).filter(reference=client.reference).exists():
+        raise ValidationError({"reference": "A client with this reference already exists."})
+    with transaction.atomic():
+        client.save(force_insert=True)
+        audit_record(action="client.created", workspace=workspace, obj=client)
+    return client
+
+
+DIRECT_REFERENCE = "DIRECT"
+
+
+def client_default(*, workspace: Workspace) -> Client:
+    """The workspace's own portfolio, used when a debt is placed without a client
+    (a creditor collecting its own debts)."""
+    client = Client.objects.for_workspace(workspace).filter(reference=DIRECT_REFERENCE).first()
+    if client is None:
+        client = client_create(workspace=workspace, name=f"{workspace.name} (direct)", reference=DIRECT_REFERENCE)
+    return client

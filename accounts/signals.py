@@ -17,8 +17,8 @@ from django.contrib.auth import signals as auth_signals
 
 from audit import actions
 from audit.services import audit_record
-from collectpro.context import request_info
-from collectpro.tenancy.context import db_scope, no_workspace, workspace_context
+from kernel.context import request_info
+from kernel.tenancy.context import db_scope, no_workspace, workspace_context
 
 
 def record_user_event(user: Any, action: str, metadata: dict[str, Any] | None = None) -> None:

@@ -12,8 +12,8 @@ from accounts import selectors, services
 from accounts.forms import ApiKeyForm, InviteForm, RoleForm, WorkspaceSettingsForm
 from accounts.models import Membership, User, Workspace
 from accounts.roles import PERMISSIONS, ROLE_PERMISSIONS, Role, can
-from collectpro.tenancy.decorators import workspace_view
-from debtors.selectors import client_get, clients_list
+from accounts.selectors import client_get, clients_list
+from kernel.tenancy.decorators import workspace_view
 
 
 def _user(request: HttpRequest) -> User:
@@ -192,7 +192,7 @@ def mfa_required(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    from collectpro.tenancy.context import db_scope, workspace_context
+    from kernel.tenancy.context import db_scope, workspace_context
 
     with db_scope(invitation_hash=services.sha256_hex(token)):
         invitation = selectors.invitation_by_token(token=token)

@@ -1,5 +1,7 @@
 """Every audit action name in one place (so the audit page can filter on them)."""
 
+from kernel import audit_port
+
 LOGIN = "auth.login"
 LOGOUT = "auth.logout"
 LOGIN_FAILED = "auth.login_failed"
@@ -28,6 +30,6 @@ PERSONAL_DATA_DOWNLOAD = "personal_data.download"
 AUDIT_EXPORTED = "audit.exported"
 
 KEYS_ROTATED = "keys.rotated"
-SUBJECT_KEY_SHREDDED = "keys.subject_shredded"
+SUBJECT_KEY_SHREDDED = audit_port.SUBJECT_KEY_SHREDDED  # written by the kernel through its port
 
 ALL = sorted(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from audit.models import AuditEvent
-from collectpro.tenancy.context import _workspace
+from kernel.tenancy.context import _workspace
 
 
 @admin.register(AuditEvent)

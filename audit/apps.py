@@ -7,3 +7,7 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import personal_data  # noqa: F401  (registry declarations)
+        from audit.services import audit_record
+        from kernel.audit_port import register_audit_recorder
+
+        register_audit_recorder(audit_record)

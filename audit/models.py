@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 from django.db import models
 from django.utils import timezone
 
-from collectpro.tenancy.context import _workspace
+from kernel.tenancy.context import _workspace
 
 GLOBAL_CHAIN = "global"
 

@@ -1,5 +1,5 @@
 from audit.models import AuditEvent
-from collectpro.privacy.registry import PD, SECURITY_LOGS, Basis, Category, Erasure, declare
+from kernel.privacy.registry import PD, SECURITY_LOGS, Basis, Category, Erasure, declare
 
 declare(
     AuditEvent,

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from audit import actions
 from audit.models import AuditChain, AuditEvent, chain_key
-from collectpro.context import current_request_info
-from collectpro.tenancy.context import _workspace
+from kernel.context import current_request_info
+from kernel.models import stable_label
+from kernel.tenancy.context import _workspace
 
 # No floats: their text form may change on a round trip through the database.
 _ALLOWED_META = (str, int, bool, type(None))
@@ -80,7 +81,7 @@ def audit_record(
     workspace_id = getattr(workspace, "pk", workspace)
     info = current_request_info()
     if obj is not None:
-        object_type = object_type or obj._meta.label_lower
+        object_type = object_type or stable_label(obj)
         object_id = object_id or str(obj.pk)
     with transaction.atomic():
         chain = _lock_chain(workspace_id)

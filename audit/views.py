@@ -17,8 +17,8 @@ from audit import actions
 from audit.models import AuditEvent
 from audit.selectors import audit_events_for_workspace
 from audit.services import audit_record
-from collectpro.csv_stream import csv_line_writer
-from collectpro.tenancy.decorators import workspace_view
+from kernel.csv_stream import csv_line_writer
+from kernel.tenancy.decorators import workspace_view
 
 
 class AuditFilterForm(forms.Form):

@@ -401,7 +401,7 @@ def _rows(scenarios: list[Scenario]) -> list[Row]:
 
 def run(quick: bool) -> list[Row]:
     from accounts.services import api_key_create, api_key_revoke
-    from collectpro.tenancy import workspace_context
+    from kernel.tenancy import workspace_context
 
     seeded = seeding.ensure(seeding.scale_for(quick))
     workspace = seeded.workspace

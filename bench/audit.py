@@ -102,7 +102,7 @@ def run(quick: bool) -> list[Row]:
     from audit.models import AuditChain, chain_key
     from audit.selectors import verify_chain
     from audit.services import audit_record
-    from collectpro.tenancy import workspace_context
+    from kernel.tenancy import workspace_context
 
     settings = Settings.for_run(quick, database=True)
     workspace = bench_workspace("audit")

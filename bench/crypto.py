@@ -46,7 +46,7 @@ NONCE_BYTES = 12
 
 
 def _encrypted_fields(model: Any) -> list[Any]:
-    from collectpro.crypto.fields import EncryptedField
+    from kernel.crypto.fields import EncryptedField
 
     fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
     names = [f.name for f in fields]
@@ -56,8 +56,8 @@ def _encrypted_fields(model: Any) -> list[Any]:
 
 
 def run(quick: bool) -> list[Row]:
-    from collectpro.tenancy import workspace_context
     from debtors.models import Debtor
+    from kernel.tenancy import workspace_context
 
     settings = Settings.for_run(quick)
     workspace = bench_workspace("crypto")

@@ -92,9 +92,8 @@ def row_count(quick: bool) -> int:
 def make_workspace(stamp: str) -> Any:
     """A new workspace with its clients, through the services."""
     from accounts.models import User
-    from accounts.services import workspace_create
-    from collectpro.tenancy import workspace_context
-    from debtors.services.clients import client_create
+    from accounts.services import client_create, workspace_create
+    from kernel.tenancy import workspace_context
 
     slug = f"bench-import-{stamp}"
     email = f"owner+{slug}@bench.example.com"
@@ -144,8 +143,8 @@ def copy_file(path: Path, table: str) -> tuple[int, float]:
 
 def _processed(workspace: Any) -> int:
     """Rows the workspace's latest import job has processed (committed chunks)."""
-    from collectpro.tenancy import workspace_context
     from debtors.models import PlacementImport
+    from kernel.tenancy import workspace_context
 
     with workspace_context(workspace):
         job = PlacementImport.objects.for_workspace(workspace).order_by("-created_at").first()
@@ -205,8 +204,8 @@ def check_import(workspace: Any, rows: int) -> dict[str, Any]:
     not the sum of their ledger (one query)."""
     from django.db import connection
 
-    from collectpro.tenancy import workspace_context
     from debtors.models import Debt, Debtor, LedgerEntry, PlacementImport
+    from kernel.tenancy import workspace_context
 
     with workspace_context(workspace):
         job = PlacementImport.objects.for_workspace(workspace).order_by("-created_at").first()
@@ -267,9 +266,9 @@ def database_floor(workspace: Any, rows: int) -> float:
     validated or encrypted. What no import on this database can beat."""
     from django.db import connection, transaction
 
-    from collectpro.crypto import keyring
-    from collectpro.tenancy import workspace_context
-    from debtors.models import Client
+    from accounts.models import Client
+    from kernel.crypto import keyring
+    from kernel.tenancy import workspace_context
 
     with workspace_context(workspace):
         wk = keyring.active_workspace_key(workspace.pk, use_cache=False)

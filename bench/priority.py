@@ -34,9 +34,9 @@ def run(quick: bool) -> list[Row]:
     from django.db import connection, transaction
 
     from bench.seed_million import ensure, scale_for
-    from collectpro.tenancy import workspace_context
     from debtors.models import Debt
     from debtors.services.priority import priorities_refresh
+    from kernel.tenancy import workspace_context
 
     seeded = ensure(scale_for(quick))
     ws = seeded.workspace

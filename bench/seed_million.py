@@ -7,7 +7,7 @@ What is made, all in **one transaction** (an interrupted seed leaves nothing beh
 "the workspace exists" is the marker that the seed is complete):
 
 * through the services, as the app does: the owner and the workspace
-  (``accounts.services.workspace_create``), 3 clients (``debtors.services.clients.
+  (``accounts.services.workspace_create``), 3 clients (``accounts.services.
   client_create``) and 5 agents (``accounts.services.membership_add``);
 * 20,000 debtors built in Python with real encryption and blind indexes:
   ``keyring.subject_keys_bulk_create`` then ``Debtor.objects.bulk_create`` inside
@@ -165,9 +165,9 @@ def _agent_email(scale: Scale, i: int) -> str:
 def find(scale: Scale) -> Seeded | None:
     """The seeded workspace, or None. Raises if it exists but does not hold what a
     complete seed of this scale holds (which the single transaction should prevent)."""
-    from accounts.models import Membership, Workspace
+    from accounts.models import Client, Membership, Workspace
     from accounts.roles import Role
-    from debtors.models import Client, Debt
+    from debtors.models import Debt
 
     workspace = Workspace.objects.filter(slug=scale.slug).first()
     if workspace is None:
@@ -352,9 +352,9 @@ def _bulk_load(table: str) -> Iterator[None]:
 
 
 def _debtors(workspace: Any, scale: Scale, rows: list[int]) -> None:
-    from collectpro.crypto import keyring
-    from collectpro.models import uuid7
     from debtors.models import Debtor
+    from kernel.crypto import keyring
+    from kernel.models import uuid7
 
     today = date(2026, 1, 1)
     for start in range(1, scale.debtors + 1, DEBTOR_BATCH):
@@ -433,10 +433,9 @@ def seed(scale: Scale, *, verbose: bool = True) -> Seeded:
 
     from accounts.models import User
     from accounts.roles import Role
-    from accounts.services import membership_add, workspace_create
-    from collectpro.tenancy import workspace_context
+    from accounts.services import client_create, membership_add, workspace_create
     from debtors.models import Debt, LedgerEntry, PromiseToPay
-    from debtors.services.clients import client_create
+    from kernel.tenancy import workspace_context
 
     clock = _Clock(verbose)
     now = datetime.now(UTC).replace(microsecond=0)

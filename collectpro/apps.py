@@ -1,12 +1,10 @@
 from django.apps import AppConfig
 
 
-class CollectproConfig(AppConfig):
+class ShellConfig(AppConfig):
+    """The shell: root URLs, settings, Celery, the operator commands that join
+    several apps (``seed_demo``, ``rotate_keys``, ``verify_audit_chain``)."""
+
     name = "collectpro"
-    verbose_name = "CollectPro platform"
-
-    def ready(self) -> None:
-        from collectpro.privacy import checks  # noqa: F401  (registers system checks)
-        from collectpro.tenancy import rls
-
-        rls.connect_signals()
+    label = "shell"
+    verbose_name = "CollectPro"

@@ -5,9 +5,9 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from accounts.api_base import WorkspaceApi
 from audit import views as audit_views
 from collectpro import privacy_views
-from collectpro.api.views import WorkspaceApi
 from consent import api as consent_api
 from consent import delivery_views as consent_delivery
 from consent import public_views as consent_public

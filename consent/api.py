@@ -24,8 +24,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api_base import WorkspaceApiMixin
 from audit.services import record_personal_data_access
-from collectpro.api.views import WorkspaceApiMixin
 from consent.models import (
     CHANNEL_PURPOSE,
     ConsentAction,

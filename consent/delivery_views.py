@@ -11,9 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import Membership, Workspace
-from collectpro.tenancy.decorators import workspace_view
 from debtors import selectors
 from debtors.models import Communication, DebtEvent
+from kernel.tenancy.decorators import workspace_view
 
 PROBLEMS = {
     "failed": "Failed (the provider did not take it, or may have sent it)",

@@ -6,8 +6,8 @@ from typing import ClassVar
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from collectpro.models import TenantModel, uuid7
-from collectpro.privacy.registry import PD, Basis, Category, Erasure, Retention, personal_data
+from kernel.models import TenantModel, uuid7
+from kernel.privacy.registry import PD, Basis, Category, Erasure, Retention, personal_data
 
 CONSENT_PROOF = Retention(6 * 365, "the consent is withdrawn", "GDPR Art. 7(1) demonstrate consent; limitation periods")
 

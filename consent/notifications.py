@@ -7,9 +7,9 @@ from django.core.mail import EmailMessage, get_connection
 
 from accounts.models import Workspace
 from audit.services import audit_record
-from collectpro.tenancy import workspace_context
 from consent.models import ConsentAction, ConsentRecord, PolicyVersion, Purpose
 from debtors.models import Debtor
+from kernel.tenancy import workspace_context
 
 BATCH = 500
 

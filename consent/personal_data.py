@@ -1,5 +1,5 @@
-from collectpro.privacy.registry import declare_not_personal
 from consent.models import ContactPolicy, Disclosure, MessageTemplate, Sequence, SubProcessor
+from kernel.privacy.registry import declare_not_personal
 
 declare_not_personal(ContactPolicy, email_cap_7_days="a number: how many emails per 7 days")
 declare_not_personal(
@@ -9,8 +9,8 @@ declare_not_personal(Sequence, name="a cadence's name")
 declare_not_personal(SubProcessor, name="a company's name")
 declare_not_personal(Disclosure, recipient_name="the firm or agency receiving data (a business)")
 
-from collectpro.privacy.registry import COLLECTION_RECORDS, PD, Basis, Category, Erasure, declare  # noqa: E402
 from consent.models import ContactAttempt  # noqa: E402
+from kernel.privacy.registry import COLLECTION_RECORDS, PD, Basis, Category, Erasure, declare  # noqa: E402
 
 # Refusal reasons quote the debtor's local time and zone: proof that a contact was
 # not made, kept as long as the collection records.

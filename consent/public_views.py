@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from collectpro.context import current_request_info
 from consent.cookies import ANALYTICS_COOKIE, CONSENT_COOKIE, cookie_registry
 from consent.models import PolicyAcceptance, PolicyKind, PolicyVersion, SubProcessor, VisitorConsent
 from consent.services import policy_current
+from kernel.context import current_request_info
 
 YEAR = 365 * 24 * 3600
 

@@ -157,7 +157,7 @@ def _run_step(enrolment: DebtSequence, now: datetime) -> str:
 def sequences_run_due(*, workspace: Any, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Advance every due, unpaused enrolment by one step. A step is claimed with a
     conditional update so two workers never run it twice."""
-    from collectpro.tenancy import workspace_context
+    from kernel.tenancy import workspace_context
 
     now = now or timezone.now()
     counts = {"done": 0, "refused": 0, "stopped": 0}

@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from collectpro.context import current_request_info
 from consent.models import (
     ConsentAction,
     ConsentRecord,
@@ -22,6 +21,7 @@ from consent.models import (
     Purpose,
 )
 from consent.rules import Decision, can_contact
+from kernel.context import current_request_info
 
 
 class ContactRefused(Exception):

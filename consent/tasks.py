@@ -6,8 +6,8 @@ from datetime import datetime
 from celery import Task, shared_task
 
 from accounts.models import Workspace
-from collectpro.context import request_info
-from collectpro.tenancy import workspace_context
+from kernel.context import request_info
+from kernel.tenancy import workspace_context
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Any
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from collectpro.tenancy import workspace_context
-from collectpro.tenancy.context import db_scope
 from debtors.models import Communication
 from debtors.services.ledger import debt_event
+from kernel.tenancy import workspace_context
+from kernel.tenancy.context import db_scope
 
 STATUS = {
     "delivered": "delivered",

@@ -16,8 +16,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Membership, Workspace
 from accounts.roles import can
-from collectpro.privacy.registry import Category
-from collectpro.tenancy.decorators import workspace_view
 from consent.communications import communication_send
 from consent.models import (
     CHANNEL_PURPOSE,
@@ -44,6 +42,8 @@ from consent.ui_views import (
 )
 from debtors import selectors
 from debtors.models import Debt
+from kernel.privacy.registry import Category
+from kernel.tenancy.decorators import workspace_view
 
 PREFERENCE_PURPOSES = [CHANNEL_PURPOSE[c] for c in ("email", "sms", "call", "whatsapp", "letter")]
 RECORDABLE_PURPOSES = [*PREFERENCE_PURPOSES, Purpose.ALL_CONTACT]

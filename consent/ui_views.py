@@ -31,10 +31,9 @@ from django.shortcuts import redirect, render
 from django.template import TemplateSyntaxError
 from django.views.decorators.http import require_GET
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import can
 from audit.services import record_personal_data_access
-from collectpro.tenancy.decorators import workspace_view
 from consent.communications import render as render_message
 from consent.communications import template_save
 from consent.models import (
@@ -44,7 +43,8 @@ from consent.models import (
 )
 from consent.sequences import sequence_create
 from debtors import selectors
-from debtors.models import Client, Debt, Debtor
+from debtors.models import Debt, Debtor
+from kernel.tenancy.decorators import workspace_view
 
 TEMPLATE_CHANNELS = [("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("letter", "Letter")]
 SENDABLE_CHANNELS = ("email", "sms", "whatsapp")

@@ -10,10 +10,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import Workspace
-from collectpro.tenancy import workspace_context
 from consent.communications import OPT_OUT_SALT
 from consent.models import CHANNEL_PURPOSE, ConsentAction, ConsentSource
 from consent.services import consent_current, consent_record
+from kernel.tenancy import workspace_context
 
 
 def _decode(token: str) -> dict[str, Any] | None:

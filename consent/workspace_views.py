@@ -15,10 +15,10 @@ from accounts.models import Membership, Workspace
 from accounts.roles import can
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
-from collectpro.tenancy.decorators import workspace_view
 from consent.models import ContactPolicy
 from consent.services import consent_proof
 from debtors.selectors import debtor_get, debts_visible_to
+from kernel.tenancy.decorators import workspace_view
 
 PROOF_COLUMNS = [
     "time",

@@ -43,9 +43,9 @@ from django.db.models import BigIntegerField, Case, Count, ExpressionWrapper, F,
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from accounts.models import Membership, Workspace
+from accounts.models import Client, Membership, Workspace
 from accounts.roles import can
-from debtors.models import Client, Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
+from debtors.models import Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
 from debtors.selectors import debts_visible_to
 from debtors.services.money import from_minor
 

@@ -15,17 +15,16 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
-from accounts.models import Membership, Workspace
+from accounts.models import Client, Membership, Workspace
 from accounts.roles import can
+from accounts.selectors import client_get, clients_list
 from audit.services import audit_record
-from collectpro.csv_stream import csv_line_writer
-from collectpro.tenancy import workspace_context
-from collectpro.tenancy.decorators import workspace_view
 from debtors import dashboard as figures
 from debtors.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
 from debtors.dashboard import format_bps, money, rate_bps
-from debtors.models import Client
-from debtors.selectors import client_get, clients_list
+from kernel.csv_stream import csv_line_writer
+from kernel.tenancy import workspace_context
+from kernel.tenancy.decorators import workspace_view
 
 STATEMENT_DOWNLOADED = "statement.downloaded"
 STATEMENT_HEADER = ["date", "debt_reference", "kind", "amount", "commission", "net", "currency"]

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from accounts.models import Membership, Workspace
 from accounts.roles import Role
-from collectpro.tenancy import workspace_context
 from consent.services import ContactRefused
 from debtors.demo import demo_rows
 from debtors.models import Debt, DebtEvent, LedgerEntry
@@ -26,6 +25,7 @@ from debtors.services.ledger import payment_record
 from debtors.services.plans import plan_create
 from debtors.services.promises import promise_create
 from debtors.services.records import communication_log, note_add
+from kernel.tenancy import workspace_context
 
 NOTES = [
     "Debtor asked for a call back after salary day.",

@@ -12,9 +12,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
-from collectpro.crypto import keyring
-from collectpro.crypto.fields import DecryptionError
-from collectpro.models import uuid7
 from debtors.import_rows import (
     ImportContext,
     PlacementRow,
@@ -31,6 +28,9 @@ from debtors.models import (
 )
 from debtors.services.debtors import ADULT_AGE, DebtorInput, age_on
 from debtors.services.money import from_minor
+from kernel.crypto import keyring
+from kernel.crypto.fields import DecryptionError
+from kernel.models import uuid7
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,7 @@ from django.db import IntegrityError, connection, connections
 from django.utils import timezone
 
 from accounts.jurisdictions import profile_for
-from accounts.models import Workspace
-from collectpro.crypto import keyring
-from collectpro.tenancy import workspace_context
+from accounts.models import Client, Workspace
 from debtors.import_plan import ChunkPlan, ChunkPlanner, SeenKeys
 from debtors.import_rows import (
     ImportContext,
@@ -35,10 +33,9 @@ from debtors.import_rows import (
     on_postgres,
 )
 from debtors.import_write import ChunkWriter
-from debtors.models import (
-    Client,
-    PlacementImport,
-)
+from debtors.models import PlacementImport
+from kernel.crypto import keyring
+from kernel.tenancy import workspace_context
 
 logger = logging.getLogger(__name__)
 

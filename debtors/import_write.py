@@ -9,9 +9,6 @@ from typing import Any
 from django.db.models import Model
 from django.utils import timezone
 
-from collectpro.crypto import keyring
-from collectpro.crypto.keyring import SubjectKeyMaker
-from collectpro.models import SubjectKey, uuid7
 from debtors.import_plan import DIGESTED, ChunkPlan, DebtorState, NewDebt
 from debtors.import_rows import (
     SEALED_COLUMNS,
@@ -30,6 +27,9 @@ from debtors.models import (
 )
 from debtors.services.money import from_minor
 from debtors.services.priority import score as priority_score
+from kernel.crypto import keyring
+from kernel.crypto.keyring import SubjectKeyMaker
+from kernel.models import SubjectKey, uuid7
 
 logger = logging.getLogger(__name__)
 

@@ -50,9 +50,8 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Workspace
+from accounts.models import Client, Workspace
 from audit.services import audit_record
-from collectpro.tenancy import workspace_context
 from debtors.import_plan import ChunkPlanner
 from debtors.import_rows import (
     COLUMNS,
@@ -64,11 +63,8 @@ from debtors.import_rows import (
 )
 from debtors.import_run import ImportRun, Progress
 from debtors.import_write import ChunkWriter
-from debtors.models import (
-    Client,
-    ImportStatus,
-    PlacementImport,
-)
+from debtors.models import ImportStatus, PlacementImport
+from kernel.tenancy import workspace_context
 
 # The steps live in their own modules (import_rows: reading and preparing rows;
 # import_plan: planning a chunk; import_write: writing it; import_run: running a

@@ -7,7 +7,7 @@ role is. ``INSERT … SELECT`` is checked by the tenant policy like any insert, 
 every row must (and does) carry the workspace being imported into.
 
 Both paths receive the same prepared rows (tuples of values in a named column
-order, encrypted values already sealed by ``collectpro.crypto.fields``); the
+order, encrypted values already sealed by ``kernel.crypto.fields``); the
 portable path turns them into model instances for ``bulk_create``, this one COPYs
 them. Staging tables are temporary (per session,
 invisible to other sessions), emptied after each use and made from their target's

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from collectpro.crypto.fields import EncryptedField
-from collectpro.models import TenantModel, workspace_key_unindexed
-from collectpro.privacy.registry import (
+from accounts.models import Client
+from kernel.crypto.fields import EncryptedField
+from kernel.models import TenantModel, workspace_key_unindexed
+from kernel.privacy.registry import (
     COLLECTION_RECORDS,
-    FINANCIAL_RECORDS,
     PD,
     Basis,
     Category,
@@ -18,46 +17,6 @@ from collectpro.privacy.registry import (
 
 COLLECTION_PURPOSE = "Collecting debts placed by creditors"
 COLLECTION_RECIPIENTS = ("the creditor who placed the debt", "payment processor", "email/SMS providers")
-
-
-@personal_data(
-    subject_type="workspace",
-    subject="workspace_id",
-    purpose="Remitting collections to creditors",
-    recipients=("the workspace's bank",),
-    fields={
-        "remittance_details": PD(
-            Category.FINANCIAL,
-            Basis.CONTRACT,
-            FINANCIAL_RECORDS,
-            Erasure.KEEP_UNTIL,
-            sensitive=True,
-            keep_law="accounting and tax record keeping",
-        ),
-    },
-    not_personal={"name": "the creditor's business name"},
-)
-class Client(TenantModel):
-    """A creditor who places debts with the workspace."""
-
-    name = models.CharField(max_length=200)
-    reference = models.CharField(max_length=64, help_text="Unique within the workspace")
-    commission_rate_bps = models.PositiveIntegerField(
-        default=0,
-        validators=[MinValueValidator(0), MaxValueValidator(10_000)],
-        help_text="Commission in basis points (1500 = 15%)",
-    )
-    remittance_details = EncryptedField(
-        subject="workspace", subject_type="workspace", help_text="Bank account for remittances (encrypted)"
-    )
-    created_at = models.DateTimeField(default=dj_timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "reference"], name="client_unique_reference")]
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} [{self.reference}]"
 
 
 class DebtorKind(models.TextChoices):

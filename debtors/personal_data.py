@@ -1,8 +1,8 @@
 """Most declarations live next to each model in debtors/models.py (@personal_data);
 these say which personal-looking names are not personal data."""
 
-from collectpro.privacy.registry import declare_not_personal
 from debtors.models import Document, PlacementImport
+from kernel.privacy.registry import declare_not_personal
 
 declare_not_personal(Document, storage_name="a random file name on disk")
 declare_not_personal(
@@ -20,8 +20,8 @@ from debtors.models import Communication  # noqa: E402
 
 declare_not_personal(Communication, provider_message_id="the email/SMS provider's message id")
 
-from collectpro.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, declare  # noqa: E402
 from debtors.models import Debt, LedgerEntry  # noqa: E402
+from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, declare  # noqa: E402
 
 declare(
     LedgerEntry,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import Workspace
-from collectpro.context import request_info
-from collectpro.tenancy import workspace_context
+from kernel.context import request_info
+from kernel.tenancy import workspace_context
 
 
 @shared_task

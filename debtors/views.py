@@ -23,11 +23,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Membership, User, Workspace
 from accounts.roles import Role, can
-from accounts.selectors import members_list
+from accounts.selectors import client_get_by_reference, clients_list, members_list
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
-from collectpro.csv_stream import csv_line_writer
-from collectpro.tenancy.decorators import workspace_view
 from consent.services import ContactRefused
 from debtors import forms as f
 from debtors import selectors
@@ -36,6 +34,8 @@ from debtors.queue import QueueFilters, queue
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
 from debtors.services.money import MoneyError, from_minor, to_minor
+from kernel.csv_stream import csv_line_writer
+from kernel.tenancy.decorators import workspace_view
 
 DEBTOR_DETAIL_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
 
@@ -73,7 +73,7 @@ def debt_queue(request: HttpRequest, workspace: Workspace, membership: Membershi
     show_agent = can(membership, "debts.view_all") and membership.client_id is None
     agents = _agents(workspace) if show_agent else []
     form = f.QueueFilterForm(
-        request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=agents, show_agent=show_agent
+        request.GET or None, clients=clients_list(workspace=workspace), agents=agents, show_agent=show_agent
     )
     filters = QueueFilters()
     if form.is_valid():
@@ -144,9 +144,7 @@ def bulk_assign(request: HttpRequest, workspace: Workspace, membership: Membersh
 def queue_export(request: HttpRequest, workspace: Workspace, membership: Membership) -> StreamingHttpResponse:
     """The queue as CSV, with the current filters; streamed and audited. Debt data
     only — no contact details."""
-    form = f.QueueFilterForm(
-        request.GET or None, clients=selectors.clients_list(workspace=workspace), agents=_agents(workspace)
-    )
+    form = f.QueueFilterForm(request.GET or None, clients=clients_list(workspace=workspace), agents=_agents(workspace))
     filters = (
         QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
         if form.is_valid()
@@ -488,12 +486,12 @@ def document_upload(request: HttpRequest, workspace: Workspace, membership: Memb
 def placements(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     from debtors import imports
 
-    clients = list(selectors.clients_list(workspace=workspace))
+    clients = list(clients_list(workspace=workspace))
     form = f.PlacementUploadForm(request.POST or None, request.FILES or None)
     form.fields["client"].choices = [("", "— use each row's client_ref —")] + [(c.reference, c.name) for c in clients]  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
         client = (
-            selectors.client_get_by_reference(workspace=workspace, reference=form.cleaned_data["client"])
+            client_get_by_reference(workspace=workspace, reference=form.cleaned_data["client"])
             if form.cleaned_data["client"]
             else None
         )

@@ -9,7 +9,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collectpro.api.views import WorkspaceApiMixin
+from accounts.api_base import WorkspaceApiMixin
+from accounts.selectors import client_get
 from debtors import selectors
 from debtors.api.fields import MoneyField
 from payments import services
@@ -104,7 +105,7 @@ class RemittanceApi(WorkspaceApiMixin, GenericAPIView[Any]):
         client = self.client_scope
         if client is None and request.query_params.get("client"):
             try:
-                client = selectors.client_get(workspace=self.workspace, client_id=request.query_params["client"])
+                client = client_get(workspace=self.workspace, client_id=request.query_params["client"])
             except (Http404, ValueError, Exception):
                 raise serializers.ValidationError({"client": ["No such client."]}) from None
         try:

@@ -5,9 +5,9 @@ from typing import ClassVar
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from collectpro.crypto.fields import EncryptedField
-from collectpro.models import TenantModel
-from collectpro.privacy.registry import COLLECTION_RECORDS, PD, Basis, Category, Erasure, personal_data
+from kernel.crypto.fields import EncryptedField
+from kernel.models import TenantModel
+from kernel.privacy.registry import COLLECTION_RECORDS, PD, Basis, Category, Erasure, personal_data
 
 
 class LinkPurpose(models.TextChoices):

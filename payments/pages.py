@@ -25,19 +25,19 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import can
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
-from collectpro.csv_stream import csv_line_writer
-from collectpro.tenancy.decorators import workspace_view
 from consent.communications import communication_send
 from consent.models import MessageTemplate
 from consent.services import ContactRefused
 from debtors import selectors
 from debtors.dashboard import format_bps
-from debtors.models import NOT_COLLECTABLE, Client, Debt
+from debtors.models import NOT_COLLECTABLE, Debt
 from debtors.services.money import MoneyError, from_minor, to_minor
+from kernel.csv_stream import csv_line_writer
+from kernel.tenancy.decorators import workspace_view
 from payments import services
 from payments.models import LinkPurpose, LinkStatus, PaymentLink, ReconciliationException, ReconciliationRun
 from payments.qr import SVG_CONTENT_TYPE, qr_svg

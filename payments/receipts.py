@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.core.mail import send_mail
 
 from accounts.models import Workspace
-from collectpro.tenancy import workspace_context
 from debtors.models import LedgerEntry
 from debtors.services.money import from_minor
+from kernel.tenancy import workspace_context
 
 
 def receipt_send(*, workspace_id: int, entry_id: str) -> bool:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Workspace
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 from payments.models import CheckoutSession, LinkStatus, PaymentLink, ReconciliationException, ReconciliationRun
 from payments.providers import get_provider
 from payments.services import payment_process

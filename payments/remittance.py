@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Sum
 from django.utils import timezone
 
-from debtors.models import Client, LedgerEntry
+from accounts.models import Client
+from debtors.models import LedgerEntry
 from debtors.services.money import from_minor
 
 

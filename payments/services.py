@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
-from collectpro.crypto.blind_index import normalise_phone
-from collectpro.tenancy import workspace_context
-from collectpro.tenancy.context import db_scope
 from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, Installment, LedgerEntry, SettlementOffer
 from debtors.services import ledger
 from debtors.services.ledger import debt_event
+from kernel.crypto.blind_index import normalise_phone
+from kernel.tenancy import workspace_context
+from kernel.tenancy.context import db_scope
 from payments.models import CheckoutSession, CheckoutStatus, LinkPurpose, LinkStatus, PaymentLink
 from payments.providers import ProviderPayment, get_provider
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import Workspace
-from collectpro.context import request_info
+from kernel.context import request_info
 
 
 @shared_task

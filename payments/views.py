@@ -19,14 +19,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from collectpro.context import update_request_info
-from collectpro.tenancy import workspace_context
 from consent.models import CHANNEL_PURPOSE
 from consent.services import consent_current, consent_record
 from debtors.models import Debt, Installment, InstallmentStatus, OfferStatus, PlanStatus, SettlementOffer
 from debtors.selectors import balance_breakdown
 from debtors.services.disputes import dispute_open
 from debtors.services.money import MoneyError, from_minor, to_minor
+from kernel.context import update_request_info
+from kernel.tenancy import workspace_context
 from payments import services
 from payments.models import CheckoutSession, LinkPurpose, PaymentLink
 from payments.providers.base import ProviderPayment

@@ -16,10 +16,9 @@ from django.test import Client as HttpClient
 
 from accounts.models import User, Workspace
 from accounts.roles import Role
-from accounts.services import api_key_create, membership_add, workspace_create
-from collectpro.crypto.keys import reset_key_caches
-from collectpro.tenancy import workspace_context
-from debtors.services import client_create
+from accounts.services import api_key_create, client_create, membership_add, workspace_create
+from kernel.crypto.keys import reset_key_caches
+from kernel.tenancy import workspace_context
 
 PASSWORD = "correct-horse-battery-staple-9"
 

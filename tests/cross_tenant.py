@@ -35,7 +35,7 @@ from django.urls.resolvers import RegexPattern
 
 from accounts.models import Membership, User, Workspace
 from accounts.roles import Role
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 
 WORKSPACE_PREFIX = "w/<slug:workspace_slug>/"
 API_PREFIX = "api/v1/"
@@ -50,7 +50,7 @@ PARAM_MODELS: dict[str, str] = {
     "api_key_id": "accounts.ApiKey",
     "invitation_id": "accounts.Invitation",
     "id": VIEW_TENANT_MODEL,
-    "client_id": "debtors.Client",
+    "client_id": "accounts.Client",
     "debtor_id": "debtors.Debtor",
     "debt_id": "debtors.Debt",
     "dispute_id": "debtors.Dispute",
@@ -303,7 +303,7 @@ def _api_key(objs: TenantObjects) -> Model:
 
 
 def _client(objs: TenantObjects) -> Model:
-    from debtors.services import client_create
+    from accounts.services import client_create
 
     return client_create(workspace=objs.workspace, name="Probe Creditor", reference=f"PROBE-{objs.slug}")
 
@@ -324,7 +324,7 @@ def _debt(objs: TenantObjects) -> Model:
     )
     return debt_create(
         workspace=objs.workspace,
-        client=objs.get("debtors.Client"),  # type: ignore[arg-type]
+        client=objs.get("accounts.Client"),  # type: ignore[arg-type]
         debtor=debtor,
         data=DebtInput(reference=f"XT-{objs.slug}", original_amount_minor=10_000, currency=objs.workspace.currency),
     )
@@ -365,7 +365,7 @@ def _placement_import(objs: TenantObjects) -> Model:
         workspace=objs.workspace,
         file_obj=SimpleUploadedFile("placements.csv", csv, content_type="text/csv"),
         file_name="placements.csv",
-        client=objs.get("debtors.Client"),
+        client=objs.get("accounts.Client"),
     )
     job = imports.placement_import_execute(workspace=objs.workspace, import_id=job.pk)
     assert job.rejected_count == 1 and job.rejects_storage_name, (job.status, job.error)
@@ -421,7 +421,7 @@ FACTORIES: dict[str, Callable[[TenantObjects], Model]] = {
     "accounts.Membership": _membership,
     "accounts.Invitation": _invitation,
     "accounts.ApiKey": _api_key,
-    "debtors.Client": _client,
+    "accounts.Client": _client,
     "debtors.Debtor": _debtor,
     "debtors.Debt": _debt,
     "debtors.Dispute": _dispute,

@@ -43,7 +43,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "anymail",
-    # CollectPro
+    # CollectPro, bottom layer first (docs/architecture.md)
+    "kernel",
     "collectpro",
     "accounts",
     "audit",
@@ -58,7 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "collectpro.middleware.RequestContextMiddleware",
+    "kernel.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -73,7 +74,7 @@ MIDDLEWARE = [
     # Axes must be last among the auth-related middleware (its docs).
     "axes.middleware.AxesMiddleware",
     # Opens the request transaction, sets the tenant for RLS, enforces membership.
-    "collectpro.tenancy.middleware.TenancyMiddleware",
+    "accounts.middleware.TenancyMiddleware",
     "consent.middleware.PolicyAcceptanceMiddleware",
 ]
 
@@ -91,7 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "collectpro.context_processors.shell",
+                "accounts.context_processors.shell",
             ],
         },
     },
@@ -223,7 +224,7 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 # "id:base64key,id:base64key" — the first is primary. See docs/encryption.md.
 FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default="")
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="")
-FIELD_ENCRYPTION_KEY_PROVIDER = env("FIELD_ENCRYPTION_KEY_PROVIDER", default="collectpro.crypto.keys.EnvKeyProvider")
+FIELD_ENCRYPTION_KEY_PROVIDER = env("FIELD_ENCRYPTION_KEY_PROVIDER", default="kernel.crypto.keys.EnvKeyProvider")
 
 # --- I18N -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -253,10 +254,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_auth.HasWorkspaceApiKey"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_RATE", default="600/min")},
-    "DEFAULT_PAGINATION_CLASS": "collectpro.api.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "kernel.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "collectpro.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from debtors.api import clients, views
+from accounts import api_clients as clients
+from debtors.api import views
 
 urlpatterns = [
     path("clients/", clients.ClientListCreateApi.as_view(), name="api_clients"),

@@ -18,9 +18,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api_base import WorkspaceApiMixin
+from accounts.selectors import client_get, client_get_by_reference
+from accounts.services import client_default
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
-from collectpro.api.views import WorkspaceApiMixin
 from debtors import selectors
 from debtors.api import serializers as s
 from debtors.models import (
@@ -39,7 +41,6 @@ from debtors.models import (
 from debtors.services import debtors as debtor_services
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
-from debtors.services.clients import client_default
 
 DEBTOR_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
 
@@ -182,7 +183,7 @@ class DebtListCreateApi(WorkspaceApiMixin, GenericAPIView[Debt]):
             client = self.client_scope
         elif client_id:
             try:
-                client = selectors.client_get(workspace=self.workspace, client_id=client_id)
+                client = client_get(workspace=self.workspace, client_id=client_id)
             except Http404:
                 raise serializers.ValidationError({"client": ["No such client."]}) from None
         else:
@@ -547,7 +548,7 @@ class PlacementCreateApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
         v = data.validated_data
         client = self.client_scope
         if v["client"]:
-            client = selectors.client_get_by_reference(workspace=self.workspace, reference=v["client"])
+            client = client_get_by_reference(workspace=self.workspace, reference=v["client"])
             if client is None or (self.client_scope is not None and client.pk != self.client_scope.pk):
                 raise serializers.ValidationError({"client": ["No such client."]})
         upload = v["file"]

@@ -1,12 +1,7 @@
 """Writes for the debtors app. Import from the submodules:
 
-- clients: client_create
 - debtors: debtor_create, debtor_update
 - debts: debt_create, debt_change_status, debt_assign
 - ledger: payment_record, adjustment_post, entry_reverse, refund_post, …
 - plans / promises / offers / disputes / notes / documents / communications
 """
-
-from debtors.services.clients import client_create
-
-__all__ = ["client_create"]

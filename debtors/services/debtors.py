@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.jurisdictions import profile_for
 from accounts.models import Workspace
 from audit.services import audit_record
-from collectpro.crypto.blind_index import normalise_phone
 from debtors.models import Debtor, DebtorKind
+from kernel.crypto.blind_index import normalise_phone
 
 ADULT_AGE = 18
 

@@ -8,10 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import Role
 from audit.services import audit_record
-from debtors.models import ALLOWED_TRANSITIONS, Client, Debt, Debtor, DebtParty, DebtStatus, EntryKind, PartyRole
+from debtors.models import ALLOWED_TRANSITIONS, Debt, Debtor, DebtParty, DebtStatus, EntryKind, PartyRole
 from debtors.services import priority
 from debtors.services.ledger import _lock, _set_status, debt_event, entry_post
 from debtors.services.money import exponent

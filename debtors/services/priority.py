@@ -124,7 +124,7 @@ def priorities_refresh_in_batches(*, workspace: Any, batch: int = 50_000, at: da
     """``priorities_refresh`` over the whole workspace, ``batch`` debts (by id) per
     transaction of its own, so a run that rewrites many scores (the first one)
     never holds locks on the whole workspace. Call it outside a transaction."""
-    from collectpro.tenancy import workspace_context
+    from kernel.tenancy import workspace_context
 
     now = at or timezone.now()
     changed, after = 0, None

@@ -10,11 +10,9 @@ from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.models import ApiKey
-from accounts.services import api_key_create, api_key_revoke, sha256_hex
-from collectpro.tenancy import workspace_context
-from debtors.models import Client
-from debtors.services import client_create
+from accounts.models import ApiKey, Client
+from accounts.services import api_key_create, api_key_revoke, client_create, sha256_hex
+from kernel.tenancy import workspace_context
 from tests.conftest import api
 from tests.cross_tenant import assert_api_error
 

@@ -11,11 +11,11 @@ from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 
 import accounts.management.commands as account_commands
-from accounts.models import ApiKey, Membership, User, Workspace
+from accounts.models import ApiKey, Client, Membership, User, Workspace
 from accounts.roles import Role
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
-from debtors.models import Client, Debt
+from debtors.models import Debt
+from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, api
 
 KEY_RE = re.compile(r"cp_[0-9a-f]{8}_[A-Za-z0-9_-]{20,}")

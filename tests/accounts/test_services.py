@@ -15,7 +15,7 @@ from accounts.services import (
     workspace_create,
 )
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, add_member
 
 

@@ -14,7 +14,7 @@ from accounts.roles import Role
 from accounts.services import sha256_hex
 from audit import actions
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, add_member, api, login
 
 SECRET_RE = re.compile(r'id="new-secret">\s*([^<\s]+)\s*<')

@@ -18,10 +18,10 @@ from audit import actions
 from audit.models import AuditChain, AuditEvent, chain_key
 from audit.selectors import verify_chain
 from audit.services import audit_record, event_hash, record_personal_data_access
-from collectpro.tenancy import workspace_context
-from collectpro.tenancy.context import db_scope
-from collectpro.tenancy.rls import apply_rls
 from debtors.services.debtors import DebtorInput, debtor_create
+from kernel.tenancy import workspace_context
+from kernel.tenancy.context import db_scope
+from kernel.tenancy.rls import apply_rls
 
 
 def _record(workspace, n: int = 5) -> list[AuditEvent]:

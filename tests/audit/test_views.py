@@ -14,7 +14,7 @@ from accounts.roles import Role
 from audit import actions
 from audit.models import AuditEvent
 from audit.services import audit_record
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 from tests.conftest import add_member, login
 
 AUDIT = "/w/acme/audit/"

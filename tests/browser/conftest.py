@@ -29,9 +29,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
-from accounts.services import api_key_create, workspace_create
-from collectpro.tenancy import workspace_context
-from debtors.services import client_create
+from accounts.services import api_key_create, client_create, workspace_create
+from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, World
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.roles import Role
-from collectpro.tenancy import workspace_context
 from debtors.services.debts import debt_assign
+from kernel.tenancy import workspace_context
 from tests.browser.conftest import screenshot
 from tests.conftest import PASSWORD, add_member
 from tests.debtors.factories import make_debt

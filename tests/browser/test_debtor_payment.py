@@ -11,11 +11,12 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
+from accounts.models import Client
 from accounts.roles import Role
-from collectpro.tenancy import workspace_context
-from debtors.models import Client, Debt
+from debtors.models import Debt
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_assign, debt_change_status, debt_create
+from kernel.tenancy import workspace_context
 from payments.services import payment_link_create
 from tests.browser.conftest import TIMEOUT_MS, screenshot
 from tests.conftest import PASSWORD, World, add_member

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.services import workspace_update_settings
-from collectpro.tenancy import workspace_context
+from kernel.tenancy import workspace_context
 from tests.browser.conftest import screenshot, totp_code
 from tests.conftest import PASSWORD, World, add_member
 

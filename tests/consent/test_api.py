@@ -9,13 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from accounts.services import api_key_create
-from collectpro.tenancy import workspace_context
+from accounts.services import api_key_create, client_create
 from consent.communications import template_save
 from consent.models import ConsentRecord, ContactAttempt, DebtSequence
 from consent.sequences import sequence_create
 from consent.services import policy_publish
-from debtors.services.clients import client_create
+from kernel.tenancy import workspace_context
 from tests.conftest import api
 from tests.cross_tenant import assert_api_error
 from tests.debtors.factories import make_debt

@@ -10,12 +10,12 @@ import pytest
 from django.core import mail
 from django.test import Client as HttpClient
 
-from collectpro.tenancy import workspace_context
 from consent.communications import communication_send, template_save
 from consent.rules import can_contact
 from consent.services import ContactRefused
 from consent.sms import LoggingSmsProvider
 from debtors.models import Communication, Debt
+from kernel.tenancy import workspace_context
 from tests.conftest import api
 from tests.debtors.factories import make_debt
 

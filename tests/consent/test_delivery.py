@@ -14,13 +14,13 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
 from consent.communications import communication_send, template_save
 from consent.models import ConsentAction, ConsentSource, Purpose
 from consent.services import consent_record
 from consent.sms import SmsProvider, SmsSendError
 from consent.tasks import DELIVERY_RETRIES, deliver_communication
 from debtors.models import Communication, Debt, DebtEvent
+from kernel.tenancy import workspace_context
 from tests.celery_worker import celery_redis_worker, published_tasks  # noqa: F401  (fixture)
 from tests.debtors.factories import make_debt
 

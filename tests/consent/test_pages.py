@@ -8,10 +8,10 @@ import io
 from django.test import Client as HttpClient
 
 from accounts.roles import Role
-from collectpro.tenancy import workspace_context
 from consent.cookies import ANALYTICS_COOKIE, CONSENT_COOKIE, cookie_registry
 from consent.models import ContactPolicy, PolicyAcceptance, VisitorConsent
 from consent.services import consent_record, disclosure_record, policy_publish
+from kernel.tenancy import workspace_context
 from tests.conftest import add_member, login
 from tests.debtors.factories import make_debt
 

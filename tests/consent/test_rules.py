@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from django.core import mail
 
-from collectpro.tenancy import workspace_context
 from consent.models import ConsentRecord, ContactAttempt
 from consent.rules import can_contact
 from consent.services import ContactRefused, consent_record
 from debtors.models import Communication, Debt
 from debtors.services.disputes import dispute_open
 from debtors.services.records import communication_log
+from kernel.tenancy import workspace_context
 from tests.debtors.factories import make_debt
 
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")
@@ -178,7 +178,7 @@ def test_minor_debtor_is_never_contacted(world):
     from debtors.services.debts import DebtInput, debt_create
 
     with workspace_context(world.a):
-        from debtors.models import Client
+        from accounts.models import Client
 
         minor = debtor_create(
             workspace=world.a,

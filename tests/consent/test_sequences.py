@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 import pytest
 from django.core import mail
 
-from collectpro.tenancy import workspace_context
 from consent.communications import template_save
 from consent.models import DebtSequence
 from consent.sequences import sequence_create, sequence_enrol, sequence_pause, sequence_preview, sequences_run_due
 from consent.services import consent_record
 from debtors.models import Communication, DebtEvent
+from kernel.tenancy import workspace_context
 from tests.celery_worker import celery_redis_worker  # noqa: F401
 from tests.debtors.factories import make_debt
 

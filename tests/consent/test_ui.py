@@ -11,17 +11,17 @@ from types import SimpleNamespace
 import pytest
 from django.core import mail
 
-from accounts.models import User
+from accounts.models import Client, User
 from accounts.roles import Role
 from accounts.services import membership_add
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
 from consent.communications import template_save
 from consent.models import ConsentRecord, ContactAttempt, DebtSequence, Disclosure, MessageTemplate, Sequence
 from consent.sequences import sequence_create
 from consent.sms import LoggingSmsProvider
-from debtors.models import Client, Communication
+from debtors.models import Communication
 from debtors.services.debts import debt_assign
+from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, add_member, login
 from tests.debtors.factories import make_debt
 

@@ -11,14 +11,14 @@ import pytest
 from django.core.exceptions import FieldError
 from django.db import connection
 
-from collectpro.crypto import fields as crypto_fields
-from collectpro.crypto.blind_index import blind_index
-from collectpro.crypto.fields import DecryptionError
-from collectpro.crypto.keyring import SubjectKeyShredded, subject_key_shred
-from collectpro.crypto.keys import reset_key_caches
-from collectpro.tenancy import workspace_context
 from debtors.models import Debtor
 from debtors.services.debtors import DebtorInput, debtor_create
+from kernel.crypto import fields as crypto_fields
+from kernel.crypto.blind_index import blind_index
+from kernel.crypto.fields import DecryptionError
+from kernel.crypto.keyring import SubjectKeyShredded, subject_key_shred
+from kernel.crypto.keys import reset_key_caches
+from kernel.tenancy import workspace_context
 
 EMAIL = "Rahul.Verma.7731@Mailbox.Example"
 PHONE = "+91 98123 45678"

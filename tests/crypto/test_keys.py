@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from collectpro.crypto.keys import EnvKeyProvider, parse_key_list, reset_key_caches
+from kernel.crypto.keys import EnvKeyProvider, parse_key_list, reset_key_caches
 
 K1 = base64.b64encode(b"1" * 32).decode()
 K2 = base64.b64encode(b"2" * 32).decode()
@@ -78,7 +78,7 @@ def test_unwrapping_with_a_removed_master_key_says_to_add_it_back():
 
 
 def test_the_provider_reads_settings_and_reset_forgets_them():
-    from collectpro.crypto.keys import get_key_provider
+    from kernel.crypto.keys import get_key_provider
 
     with override_settings(FIELD_ENCRYPTION_KEYS=f"old:{K1}"):
         reset_key_caches()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectpro.crypto.blind_index import _fast_international, normalise_phone
+from kernel.crypto.blind_index import _fast_international, normalise_phone
 
 CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 

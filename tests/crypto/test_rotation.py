@@ -12,12 +12,12 @@ from django.core.management import call_command
 
 from audit import actions
 from audit.models import AuditEvent
-from collectpro.crypto import keyring
-from collectpro.crypto.keys import reset_key_caches
-from collectpro.models import SubjectKey, WorkspaceKey
-from collectpro.tenancy import workspace_context
 from debtors.models import Debtor
 from debtors.services.debtors import DebtorInput, debtor_create
+from kernel.crypto import keyring
+from kernel.crypto.keys import reset_key_caches
+from kernel.models import SubjectKey, WorkspaceKey
+from kernel.tenancy import workspace_context
 
 K_OLD = base64.b64encode(b"o" * 32).decode()
 K_NEW = base64.b64encode(b"n" * 32).decode()

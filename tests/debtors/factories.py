@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from accounts.models import Workspace
-from debtors.models import Client, Debt
+from accounts.models import Client, Workspace
+from debtors.models import Debt
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_change_status, debt_create
 

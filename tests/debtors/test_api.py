@@ -6,10 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Client
 from accounts.services import api_key_create
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
-from debtors.models import Client, Debt
+from debtors.models import Debt
+from kernel.tenancy import workspace_context
 from tests.conftest import api
 
 

@@ -14,21 +14,19 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import Role
-from accounts.selectors import membership_for
-from accounts.services import membership_add
+from accounts.selectors import clients_list, membership_for
+from accounts.services import client_create, membership_add
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
 from debtors import dashboard
 from debtors.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
-from debtors.models import Client, Debt, LedgerEntry
-from debtors.selectors import clients_list
-from debtors.services import client_create
+from debtors.models import Debt, LedgerEntry
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_assign, debt_create
 from debtors.services.ledger import entry_reverse, payment_record
 from debtors.services.promises import promise_create, promises_evaluate
+from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, add_member, login
 
 

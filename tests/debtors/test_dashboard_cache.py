@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.core.cache import cache
 
 from accounts.roles import Role
-from collectpro.tenancy import workspace_context
 from debtors import dashboard
 from debtors.services.ledger import payment_record
+from kernel.tenancy import workspace_context
 from tests.conftest import add_member, login
 from tests.debtors.factories import make_debt
 

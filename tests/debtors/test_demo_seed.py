@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.management import call_command
 
 from accounts.models import Workspace
-from collectpro.tenancy import workspace_context
 from debtors.models import Debt, LedgerEntry
+from kernel.tenancy import workspace_context
 
 
 def test_seed_demo_fills_workspaces_with_accounts_in_several_states_once(db, capsys):

@@ -11,11 +11,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection
 
-from collectpro.tenancy import workspace_context
+from accounts.services import client_create
 from debtors import imports
 from debtors.imports import generate_placements_csv, placement_import_create, placement_import_execute
 from debtors.models import Debt, Debtor, LedgerEntry
-from debtors.services.clients import client_create
+from kernel.tenancy import workspace_context
 
 pytestmark = pytest.mark.usefixtures("private_storage")
 

@@ -17,8 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Sum
 
+from accounts.models import Client
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
 from debtors import imports
 from debtors.imports import (
     COLUMNS,
@@ -28,10 +28,11 @@ from debtors.imports import (
     placement_import_execute,
     placement_import_rejects,
 )
-from debtors.models import Client, Debt, DebtEvent, Debtor, DebtStatus, LedgerEntry, PlacementImport
+from debtors.models import Debt, DebtEvent, Debtor, DebtStatus, LedgerEntry, PlacementImport
 from debtors.selectors import exact_search_filter
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_create
+from kernel.tenancy import workspace_context
 
 HEADER = ",".join(COLUMNS)
 GOOD = [
@@ -213,7 +214,7 @@ def test_minor_is_flagged_and_the_debt_held(world):
 
 def test_rows_of_another_client_are_refused_when_the_import_names_a_client(world, sahyadri):
     with workspace_context(world.a):
-        from debtors.services import client_create
+        from accounts.services import client_create
 
         client_create(workspace=world.a, name="Other Bank", reference="OTHER")
     content = _csv(GOOD[0], GOOD[2].replace("SAHYADRI", "OTHER"), GOOD[3].replace("SAHYADRI", ""))

@@ -12,8 +12,8 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectpro.tenancy import workspace_context
-from debtors.models import Client, Debt, DebtStatus, EntryKind, LedgerEntry
+from accounts.models import Client
+from debtors.models import Debt, DebtStatus, EntryKind, LedgerEntry
 from debtors.selectors import balance_breakdown, timeline_for_debt
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_change_status, debt_create
@@ -26,6 +26,7 @@ from debtors.services.ledger import (
     refund_post,
 )
 from debtors.services.money import MoneyError, from_minor, to_minor
+from kernel.tenancy import workspace_context
 
 _refs = itertools.count(1)
 

@@ -21,10 +21,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from collectpro.tenancy import workspace_context
+from accounts.models import Client
+from accounts.services import client_create
 from debtors.models import (
     ALLOWED_TRANSITIONS,
-    Client,
     Communication,
     Debt,
     DebtEvent,
@@ -44,7 +44,6 @@ from debtors.models import (
     SettlementOffer,
 )
 from debtors.selectors import balance_breakdown, debt_get, related_get, timeline_for_debt
-from debtors.services import client_create
 from debtors.services import records as records_module
 from debtors.services.debtors import DebtorInput, debtor_create, debtor_review_minor
 from debtors.services.debts import DebtInput, debt_change_status, debt_create
@@ -54,6 +53,7 @@ from debtors.services.offers import offer_create, offer_settle, offers_expire
 from debtors.services.plans import installments_mark_missed, plan_create, plan_schedule
 from debtors.services.promises import promise_create, promises_evaluate
 from debtors.services.records import communication_log, document_upload, note_add
+from kernel.tenancy import workspace_context
 
 _refs = itertools.count(1)
 S = DebtStatus

@@ -12,9 +12,8 @@ import pytest
 from celery.result import AsyncResult, EagerResult
 from django.utils import timezone
 
-from collectpro.tenancy import workspace_context
+from accounts.models import Client
 from debtors.models import (
-    Client,
     Debt,
     DebtEvent,
     DebtStatus,
@@ -33,6 +32,7 @@ from debtors.services.offers import offer_create
 from debtors.services.plans import plan_create
 from debtors.services.promises import promise_create
 from debtors.tasks import collections_upkeep, collections_upkeep_all
+from kernel.tenancy import workspace_context
 from tests.celery_worker import celery_redis_worker, published_tasks  # noqa: F401  (fixture)
 
 pytestmark = [

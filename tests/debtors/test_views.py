@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from accounts.models import Membership
+from accounts.models import Client, Membership
 from accounts.roles import Role
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
-from debtors.models import Client, Debt
+from debtors.models import Debt
 from debtors.services.debts import debt_assign
+from kernel.tenancy import workspace_context
 from tests.conftest import add_member, login
 from tests.debtors.factories import make_debt
 
@@ -32,7 +32,7 @@ def floor(world):
     with workspace_context(world.a):
         sahyadri = Client.objects.get(reference="SAHYADRI")
         Membership.objects.filter(user=client_user).update(client=sahyadri)
-        from debtors.services.clients import client_create
+        from accounts.services import client_create
 
         other = client_create(workspace=world.a, name="Konkan Telecom", reference="KONKAN")
         mine = make_debt(world.a, client_ref="SAHYADRI")

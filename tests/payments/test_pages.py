@@ -16,18 +16,17 @@ from django.conf import settings
 from django.test import Client as HttpClient
 from django.utils import timezone
 
-from accounts.models import Membership
+from accounts.models import Client, Membership
 from accounts.roles import Role
+from accounts.services import client_create
 from audit.models import AuditEvent
-from collectpro.tenancy import workspace_context
 from consent.communications import template_save
 from consent.models import CHANNEL_PURPOSE
 from consent.services import consent_record
-from debtors.models import Client
-from debtors.services.clients import client_create
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_assign, debt_change_status, debt_create
 from debtors.services.ledger import payment_record
+from kernel.tenancy import workspace_context
 from payments.models import LinkStatus, PaymentLink, ReconciliationException, ReconciliationRun
 from payments.pages import debt_payment_links
 from payments.reconciliation import reconciliation_run

@@ -14,10 +14,10 @@ from django.db import connections
 from django.test import Client as HttpClient
 from django.test import override_settings
 
-from collectpro.tenancy import workspace_context
 from debtors.models import Debt, DebtEvent, Dispute, LedgerEntry
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_change_status, debt_create
+from kernel.tenancy import workspace_context
 from payments.models import CheckoutSession, LinkStatus, PaymentLink, WebhookEvent
 from payments.reconciliation import reconciliation_run
 from payments.services import payment_link_create
@@ -29,7 +29,7 @@ WEBHOOK_SECRET = "whsec_test_secret_for_collectpro"
 @pytest.fixture
 def debt(world):
     with workspace_context(world.a):
-        from debtors.models import Client
+        from accounts.models import Client
 
         debtor = debtor_create(
             workspace=world.a,
@@ -389,8 +389,8 @@ def test_one_active_link_per_purpose(world, debt):
 
 
 def test_remittance_statement_for_a_client_scoped_key(world, debt):
+    from accounts.models import Client
     from accounts.services import api_key_create
-    from debtors.models import Client
     from debtors.services.ledger import payment_record
 
     with workspace_context(world.a):
@@ -412,7 +412,7 @@ def test_remittance_has_a_row_per_currency_and_months_in_the_workspaces_time_zon
     from zoneinfo import ZoneInfo
 
     from accounts.models import Workspace
-    from debtors.services import client_create
+    from accounts.services import client_create
     from debtors.services.ledger import payment_record
 
     india = ZoneInfo("Asia/Kolkata")

@@ -10,11 +10,13 @@ from django.db import models
 from django.test.utils import isolate_apps
 from django.utils.html import escape
 
-from collectpro.crypto.fields import EncryptedField
-from collectpro.models import TenantModel
-from collectpro.privacy import registry
-from collectpro.privacy.checks import check_personal_data_declared
-from collectpro.privacy.registry import (
+from debtors.models import Debtor
+from debtors.services.debtors import DebtorInput, debtor_create
+from kernel.crypto.fields import EncryptedField
+from kernel.models import TenantModel
+from kernel.privacy import registry
+from kernel.privacy.checks import check_personal_data_declared
+from kernel.privacy.registry import (
     COLLECTION_RECORDS,
     PD,
     Basis,
@@ -23,9 +25,7 @@ from collectpro.privacy.registry import (
     personal_data,
     rows_for_subject,
 )
-from collectpro.tenancy import workspace_context
-from debtors.models import Debtor
-from debtors.services.debtors import DebtorInput, debtor_create
+from kernel.tenancy import workspace_context
 from tests.conftest import login
 
 EMAIL_PD = PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE)

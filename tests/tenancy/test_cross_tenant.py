@@ -12,9 +12,9 @@ from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.test import Client as HttpClient
 
+from accounts.selectors import client_get_by_reference
 from accounts.services import api_key_create
-from collectpro.tenancy import workspace_context
-from debtors.selectors import client_get_by_reference
+from kernel.tenancy import workspace_context
 from tests.conftest import api, login
 from tests.cross_tenant import (
     BOGUS_KEY,

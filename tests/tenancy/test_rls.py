@@ -12,11 +12,11 @@ import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from collectpro.tenancy import workspace_context
-from collectpro.tenancy.context import db_scope
-from collectpro.tenancy.rls import POLICY, apply_rls
-from debtors.models import Client
+from accounts.models import Client
 from debtors.services.debtors import DebtorInput, debtor_create
+from kernel.tenancy import workspace_context
+from kernel.tenancy.context import db_scope
+from kernel.tenancy.rls import POLICY, apply_rls
 
 pytestmark = pytest.mark.postgres
 

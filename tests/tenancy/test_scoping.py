@@ -3,10 +3,9 @@ from __future__ import annotations
 import pytest
 from django.http import Http404
 
-from accounts.models import ApiKey, Membership
+from accounts.models import ApiKey, Client, Membership
 from accounts.selectors import api_key_get
-from collectpro.tenancy import WorkspaceNotSet, workspace_context
-from debtors.models import Client
+from kernel.tenancy import WorkspaceNotSet, workspace_context
 
 
 def test_scoped_manager_raises_without_a_workspace(world):

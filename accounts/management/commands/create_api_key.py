@@ -5,10 +5,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Workspace
+from accounts.selectors import client_get_by_reference
 from accounts.services import api_key_create
-from collectpro.context import request_info
-from collectpro.tenancy import workspace_context
-from debtors.selectors import client_get_by_reference
+from kernel.context import request_info
+from kernel.tenancy import workspace_context
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.jurisdictions import PROFILES
 from accounts.models import Workspace
 from accounts.services import workspace_create
-from collectpro.context import request_info
+from kernel.context import request_info
 
 
 def one_line(exc: ValidationError) -> str:

@@ -7,10 +7,9 @@ from django.db import transaction
 
 from accounts.models import User, Workspace
 from accounts.roles import Role
-from accounts.services import membership_add, workspace_create
-from collectpro.context import request_info
-from collectpro.tenancy import workspace_context
-from debtors.services import client_create
+from accounts.services import client_create, membership_add, workspace_create
+from kernel.context import request_info
+from kernel.tenancy import workspace_context
 
 DEMO_PASSWORD = "collectpro-demo-2026"  # noqa: S105  (public demo login, printed on purpose)
 
@@ -96,7 +95,7 @@ class Command(BaseCommand):
                 )
                 if not ws_has_member(ws, user):
                     membership_add(workspace=ws, user=user, role=role)
-            from debtors.selectors import client_get_by_reference
+            from accounts.selectors import client_get_by_reference
 
             for name, ref, bps in spec["clients"]:
                 if client_get_by_reference(workspace=ws, reference=ref) is None:

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.models import Workspace
 from audit.models import GLOBAL_CHAIN, AuditChain, chain_key
 from audit.selectors import verify_chain
-from collectpro.tenancy import workspace_context
-from collectpro.tenancy.context import db_scope
+from kernel.tenancy import workspace_context
+from kernel.tenancy.context import db_scope
 
 
 class Command(BaseCommand):

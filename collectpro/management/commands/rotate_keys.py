@@ -6,9 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from accounts.models import Workspace
-from collectpro.context import request_info
-from collectpro.crypto.keys import get_key_provider
-from collectpro.crypto.rotation import RotationResult, master_keys_in_use, pending_count, rotate_workspace
+from collectpro.key_rotation import RotationResult, master_keys_in_use, pending_count, rotate_workspace
+from kernel.context import request_info
+from kernel.crypto.keys import get_key_provider
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from collectpro.context import request_info
 from consent.models import PolicyKind
 from consent.services import policy_publish
+from kernel.context import request_info
 
 
 class Command(BaseCommand):

@@ -9,9 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from accounts.models import Workspace
-from collectpro.context import request_info
-from collectpro.tenancy import workspace_context
-from debtors import selectors
+from accounts.selectors import client_get_by_reference
 from debtors.imports import (
     COLUMNS,
     parse_header_map,
@@ -19,6 +17,8 @@ from debtors.imports import (
     placement_import_execute,
     placement_import_rejects,
 )
+from kernel.context import request_info
+from kernel.tenancy import workspace_context
 
 SHOW_REJECTS = 50
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         client = None
         if opts["client"]:
             with workspace_context(workspace):
-                client = selectors.client_get_by_reference(workspace=workspace, reference=opts["client"])
+                client = client_get_by_reference(workspace=workspace, reference=opts["client"])
             if client is None:
                 raise CommandError(f"No client with reference {opts['client']!r} in {workspace.slug}.")
         path = Path(opts["file"])

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 
 from django.db import models
 
-from collectpro.tenancy.context import current_workspace_id
+from kernel.tenancy.context import current_workspace_id
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -34,6 +34,15 @@ def uuid7() -> uuid.UUID:
     object.__setattr__(made, "int", value)
     object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
     return made
+
+
+def stable_label(model: type[models.Model] | models.Model) -> str:
+    """The model's name as bound into ciphertexts, blind indexes and audit events.
+
+    A model moved to another app declares its first name in ``stable_label``, so
+    its values still decrypt, its blind indexes still match and its audit history
+    reads as one (ADR 0015)."""
+    return getattr(model, "stable_label", None) or model._meta.label_lower
 
 
 class TenantQuerySet(models.QuerySet[_M]):
@@ -63,7 +72,7 @@ class TenantModel(models.Model):
     ``objects`` is scoped to the current workspace; ``unscoped`` exists for the
     operator admin and cross-workspace system jobs, which must say so explicitly.
     PostgreSQL row-level security is created for every concrete subclass
-    (``collectpro.tenancy.rls``). ``rls_extra_read`` may widen *reads* with one more
+    (``kernel.tenancy.rls``). ``rls_extra_read`` may widen *reads* with one more
     predicate (e.g. an API key row readable by the hash of the presented key).
     """
 

@@ -205,7 +205,7 @@ def rows_for_subject(*, subject_type: str, subject_id: object, workspace: Any = 
     """Every row and declared field held about one person, across apps.
 
     Tenant models are read within ``workspace``; others (users) without it."""
-    from collectpro.models import TenantModel
+    from kernel.models import TenantModel
 
     for decl in declarations():
         if decl.subject_type != subject_type:

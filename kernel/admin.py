@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from collectpro.admin_base import TenantAdmin
-from collectpro.models import SubjectKey, WorkspaceKey
+from kernel.admin_base import TenantAdmin
+from kernel.models import SubjectKey, WorkspaceKey
 
 
 @admin.register(WorkspaceKey)

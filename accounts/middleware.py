@@ -8,8 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 
-from collectpro.context import update_request_info
-from collectpro.tenancy.context import db_scope, workspace_context
+from kernel.context import update_request_info
+from kernel.tenancy.context import db_scope, workspace_context
 
 WORKSPACE_KWARG = "workspace_slug"
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import region_code_for_country_code
 
-from collectpro.crypto.keys import blind_index_root
+from kernel.crypto.keys import blind_index_root
 
 DIGEST_CHARS = 32  # 128 bits, hex
 

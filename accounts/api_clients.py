@@ -10,10 +10,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collectpro.api.views import WorkspaceApiMixin
-from debtors import selectors
-from debtors.models import Client
-from debtors.services import clients as services
+from accounts import services
+from accounts.api_base import WorkspaceApiMixin
+from accounts.models import Client
+from accounts.selectors import client_get, clients_list
 
 
 class ClientOutput(serializers.ModelSerializer[Client]):
@@ -33,7 +33,7 @@ class ClientListCreateApi(WorkspaceApiMixin, GenericAPIView[Client]):
     tenant_model = Client
 
     def get_queryset(self) -> Any:
-        return selectors.clients_list(workspace=self.workspace, client_scope=self.client_scope)
+        return clients_list(workspace=self.workspace, client_scope=self.client_scope)
 
     @extend_schema(responses=ClientOutput(many=True), summary="List clients (creditors)")
     def get(self, request: Request) -> Response:
@@ -66,5 +66,5 @@ class ClientDetailApi(WorkspaceApiMixin, GenericAPIView[Client]):
 
     @extend_schema(responses=ClientOutput, summary="Get one client")
     def get(self, request: Request, id: str) -> Response:
-        client = selectors.client_get(workspace=self.workspace, client_id=id, client_scope=self.client_scope)
+        client = client_get(workspace=self.workspace, client_id=id, client_scope=self.client_scope)
         return Response(ClientOutput(client).data)

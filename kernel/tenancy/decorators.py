@@ -8,8 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
-from accounts.roles import can
-
 View = Callable[..., HttpResponseBase]
 
 
@@ -19,7 +17,9 @@ def workspace_view(perm: str = "workspace.view", *, write_perm: str | None = Non
     ``workspace`` and ``membership`` instead of the slug.
 
     ``write_perm`` guards unsafe methods (POST…) separately, so read-only roles
-    get the page but every write is refused with 403."""
+    get the page but every write is refused with 403. The membership answers
+    ``can(perm)`` itself (``accounts.Membership.can``), so the kernel needs no
+    knowledge of roles."""
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -28,9 +28,9 @@ def workspace_view(perm: str = "workspace.view", *, write_perm: str | None = Non
             membership = getattr(request, "membership", None)
             if workspace is None or membership is None or workspace.slug != workspace_slug:
                 raise Http404("No such workspace")
-            if not can(membership, perm):
+            if not membership.can(perm):
                 raise PermissionDenied
-            if write_perm and request.method not in ("GET", "HEAD", "OPTIONS") and not can(membership, write_perm):
+            if write_perm and request.method not in ("GET", "HEAD", "OPTIONS") and not membership.can(write_perm):
                 raise PermissionDenied
             return view(request, *args, workspace=workspace, membership=membership, **kwargs)
 

@@ -30,7 +30,7 @@ WS = "nullif(current_setting('app.workspace_id', true), '')::bigint"
 def rls_models() -> list[Any]:
     from django.apps import apps
 
-    from collectpro.models import TenantModel
+    from kernel.models import TenantModel
 
     return [
         m
@@ -82,8 +82,8 @@ def apply_rls(connection: BaseDatabaseWrapper) -> None:
 
 
 def _on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    # Run once per migrate, after the last app (ours are all before 'collectpro' ends).
-    if sender.name != "collectpro":
+    # Run once per migrate, when the kernel app is signalled (all tables exist by then).
+    if sender.name != "kernel":
         return
     apply_rls(connections[using])
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from collectpro.crypto.fields import EncryptedField
-from collectpro.privacy.registry import declaration_for, not_personal_for
+from kernel.crypto.fields import EncryptedField
+from kernel.privacy.registry import declaration_for, not_personal_for
 
 PROJECT_APPS = {
     "accounts",
@@ -108,7 +108,7 @@ def check_personal_data_declared(app_configs: Any = None, **kwargs: Any) -> list
 
 @checks.register()
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from collectpro.crypto.keys import parse_key_list, parse_single_key
+    from kernel.crypto.keys import parse_key_list, parse_single_key
 
     errors: list[checks.CheckMessage] = []
     try:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 if TYPE_CHECKING:
-    from accounts.models import Workspace
+    from kernel.types import WorkspaceLike as Workspace
 
 
 class WorkspaceNotSet(RuntimeError):

@@ -5,7 +5,7 @@ through ``TenantManager`` (``Model.objects``), which filters on the workspace se
 by ``workspace_context`` and raises ``WorkspaceNotSet`` when there is none: it
 never fails open. On PostgreSQL the same context sets ``app.workspace_id`` for
 the transaction so row-level security refuses other workspaces' rows even to a
-buggy raw query (see ``collectpro.tenancy.rls`` and docs/tenancy.md).
+buggy raw query (see ``kernel.tenancy.rls`` and docs/tenancy.md).
 """
 
 from __future__ import annotations

@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.exceptions import FieldError
 from django.db import models
 
-from collectpro.crypto import keyring
-from collectpro.crypto.blind_index import blind_index
-from collectpro.crypto.keys import NONCE_BYTES
+from kernel.crypto import keyring
+from kernel.crypto.blind_index import blind_index
+from kernel.crypto.keys import NONCE_BYTES
+from kernel.models import stable_label
 
 PREFIX = "enc:v1:"
 
@@ -45,7 +46,7 @@ class Ciphertext(str):
 
 
 def aad_for(instance: models.Model, field_name: str) -> bytes:
-    return f"{instance.workspace_id}|{instance._meta.label_lower}|{field_name}|{instance.pk}".encode()  # type: ignore[attr-defined]
+    return f"{instance.workspace_id}|{stable_label(instance)}|{field_name}|{instance.pk}".encode()  # type: ignore[attr-defined]
 
 
 def encrypt_value(plaintext: str, *, key_id: str, key: bytes, aad: bytes, aead: AESGCM | None = None) -> str:
@@ -62,7 +63,7 @@ def seal_new_row(
     that writes rows without model instances (a placement import's millions).
     ``values``: plaintext by field name; a missing or empty one is stored as NULL."""
     aead = AESGCM(key)  # one row, one subject: not worth the shared cache
-    label = model._meta.label_lower
+    label = stable_label(model)
     out: dict[str, str | None] = {}
     for f in _encrypted_fields(model):
         value = values.get(f.name)
@@ -191,7 +192,7 @@ class EncryptedField(models.TextField):  # type: ignore[type-arg]
         return self.subject_type, str(getattr(instance, self.subject))
 
     def digest(self, instance: models.Model, value: str | None) -> str:
-        scope = self.blind_index_scope or f"{instance._meta.label_lower}.{self.name}"
+        scope = self.blind_index_scope or f"{stable_label(instance)}.{self.name}"
         return blind_index(instance.workspace_id, scope, value, self.normaliser)  # type: ignore[attr-defined]
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:

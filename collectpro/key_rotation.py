@@ -22,10 +22,10 @@ from django.utils import timezone
 from accounts.models import Workspace
 from audit import actions
 from audit.services import audit_record
-from collectpro.crypto import keyring
-from collectpro.crypto.keys import get_key_provider
-from collectpro.models import SubjectKey, WorkspaceKey
-from collectpro.tenancy import workspace_context
+from kernel.crypto import keyring
+from kernel.crypto.keys import get_key_provider
+from kernel.models import SubjectKey, WorkspaceKey
+from kernel.tenancy import workspace_context
 
 
 @dataclass

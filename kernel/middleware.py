@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from collectpro.context import RequestInfo, reset_request_info, set_request_info
+from kernel.context import RequestInfo, reset_request_info, set_request_info
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 

@@ -126,7 +126,7 @@ def reset_key_caches() -> None:
     """Forget loaded keys (tests that change settings; after rotation)."""
     get_key_provider.cache_clear()
     blind_index_root.cache_clear()
-    from collectpro.crypto import blind_index, keyring
+    from kernel.crypto import blind_index, keyring
 
     blind_index.clear_cache()  # per-workspace keys derived from the old root
     keyring.clear_cache()

@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from collectpro.crypto.keys import KEY_BYTES, NONCE_BYTES, get_key_provider
-from collectpro.models import SubjectKey, WorkspaceKey
+from kernel.audit_port import SUBJECT_KEY_SHREDDED, audit_event
+from kernel.crypto.keys import KEY_BYTES, NONCE_BYTES, get_key_provider
+from kernel.models import SubjectKey, WorkspaceKey
 
 
 class SubjectKeyShredded(Exception):
@@ -215,9 +216,6 @@ def subject_key_rewrap(sk: SubjectKey, new_wk: WorkspaceKey) -> None:
 
 def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> bool:
     """Destroy a person's data key. Returns False if they had none."""
-    from audit import actions
-    from audit.services import audit_record
-
     with transaction.atomic():
         updated = (
             SubjectKey.objects.for_workspace(workspace_id)
@@ -225,8 +223,8 @@ def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> 
             .update(wrapped_key=None, shredded_at=timezone.now())
         )
         if updated:
-            audit_record(
-                action=actions.SUBJECT_KEY_SHREDDED,
+            audit_event(
+                action=SUBJECT_KEY_SHREDDED,
                 workspace=workspace_id,
                 object_type=subject_type,
                 object_id=str(subject_id),

@@ -33,7 +33,7 @@ class WorkspaceApiMixin:
         if self.api_key.client_id is None:
             return None
         if not hasattr(self, "_client_scope"):
-            from debtors.models import Client
+            from accounts.models import Client
 
             client = Client.objects.for_workspace(self.workspace).filter(pk=self.api_key.client_id).first()
             if client is None:

@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from collectpro.tenancy.context import _workspace
+from kernel.tenancy.context import _workspace
 
 
 class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
