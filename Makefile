@@ -4,7 +4,7 @@
 #   make demo      embedded demo: SQLite, in-process tasks, demo data, http://127.0.0.1:$(PORT)/
 #   make serve     production-like: gunicorn + celery worker/beat against DATABASE_URL/REDIS_URL
 #   make test      run the test suite (pytest; configuration lives in pyproject.toml)
-#   make lint      ruff check, ruff format --check, mypy
+#   make lint      ruff check, ruff format --check, mypy, import layers, code rules
 #   make bench     run the benchmarks (python -m bench)
 #   make lock      regenerate constraints.txt from the virtualenv
 #   make clean     remove caches and build output (distclean also removes .venv and var/)
@@ -138,10 +138,14 @@ test: install ## run the test suite (PYTEST_ARGS=... for extra pytest arguments)
 	fi
 	env -u DJANGO_SETTINGS_MODULE $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check, ruff format --check, mypy
+# Import layers: the import-linter contracts in pyproject.toml; code rules: tools/lint_rules.py.
+# See docs/architecture.md, "Checking the layers". (--no-cache: it takes well under a second.)
+lint: install ## ruff check, ruff format --check, mypy, import layers, code rules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports --no-cache
+	$(PY) -m tools.lint_rules
 
 bench: install ## run the benchmarks (BENCH_ARGS=... for extra arguments)
 	$(PY) -m bench $(BENCH_ARGS)

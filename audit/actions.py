@@ -29,6 +29,9 @@ PERSONAL_DATA_EXPORT = "personal_data.export"
 PERSONAL_DATA_DOWNLOAD = "personal_data.download"
 AUDIT_EXPORTED = "audit.exported"
 
+COMMUNICATION_LOGGED = "communication.logged"
+COMMUNICATION_QUEUED = "communication.queued"
+
 KEYS_ROTATED = "keys.rotated"
 SUBJECT_KEY_SHREDDED = audit_port.SUBJECT_KEY_SHREDDED  # written by the kernel through its port
 

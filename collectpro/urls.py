@@ -8,11 +8,12 @@ from accounts import views as account_views
 from accounts.api_base import WorkspaceApi
 from audit import views as audit_views
 from collectpro import privacy_views
+from communications import api as communications_api
+from communications import delivery_views as comms_delivery
+from communications import ui_debt as comms_debt
+from communications import ui_views as comms_ui
 from consent import api as consent_api
-from consent import delivery_views as consent_delivery
 from consent import public_views as consent_public
-from consent import ui_debt as consent_debt
-from consent import ui_views as consent_ui
 from consent import views as consent_views
 from consent import workspace_views as consent_workspace
 from debtors import dashboard_views
@@ -95,33 +96,31 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     ),
     path("payments/remittance/", payment_pages.remittance_page, name="remittance"),
     path("payments/remittance.csv", payment_pages.remittance_csv, name="remittance_csv"),
-    path("communications/templates/", consent_ui.template_list, name="comms_templates"),
-    path("communications/templates/preview/", consent_ui.template_preview, name="comms_template_preview"),
-    path("communications/templates/<uuid:template_id>/", consent_ui.template_detail, name="comms_template_detail"),
-    path("communications/sequences/", consent_ui.sequence_list, name="comms_sequences"),
-    path("communications/problems/", consent_delivery.delivery_problems, name="comms_problems"),
-    path("communications/sequences/<uuid:sequence_id>/", consent_ui.sequence_detail, name="comms_sequence_detail"),
-    path("debts/<uuid:debt_id>/consent/", consent_debt.debt_consent_change, name="debt_consent_change"),
-    path("debts/<uuid:debt_id>/consent/send/", consent_debt.debt_message_send, name="debt_message_send"),
-    path(
-        "debts/<uuid:debt_id>/consent/disclosures/", consent_debt.debt_disclosure_record, name="debt_disclosure_record"
-    ),
-    path("debts/<uuid:debt_id>/sequences/", consent_debt.debt_sequence_enrol, name="debt_sequence_enrol"),
+    path("communications/templates/", comms_ui.template_list, name="comms_templates"),
+    path("communications/templates/preview/", comms_ui.template_preview, name="comms_template_preview"),
+    path("communications/templates/<uuid:template_id>/", comms_ui.template_detail, name="comms_template_detail"),
+    path("communications/sequences/", comms_ui.sequence_list, name="comms_sequences"),
+    path("communications/problems/", comms_delivery.delivery_problems, name="comms_problems"),
+    path("communications/sequences/<uuid:sequence_id>/", comms_ui.sequence_detail, name="comms_sequence_detail"),
+    path("debts/<uuid:debt_id>/consent/", comms_debt.debt_consent_change, name="debt_consent_change"),
+    path("debts/<uuid:debt_id>/consent/send/", comms_debt.debt_message_send, name="debt_message_send"),
+    path("debts/<uuid:debt_id>/consent/disclosures/", comms_debt.debt_disclosure_record, name="debt_disclosure_record"),
+    path("debts/<uuid:debt_id>/sequences/", comms_debt.debt_sequence_enrol, name="debt_sequence_enrol"),
     path(
         "debts/<uuid:debt_id>/sequences/<uuid:enrolment_id>/pause/",
-        consent_debt.debt_sequence_pause,
+        comms_debt.debt_sequence_pause,
         name="debt_sequence_pause",
     ),
 ]
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("workspace/", WorkspaceApi.as_view(), name="api_workspace"),
-    path("", include("debtors.api.urls")),
+    path("", include("collectpro.api_urls")),
     path("payment-links/", PaymentLinkCreateApi.as_view(), name="api_payment_links"),
     path("remittance/", RemittanceApi.as_view(), name="api_remittance"),
     path("debtors/<uuid:id>/consent/", consent_api.DebtorConsentApi.as_view(), name="api_debtor_consent"),
     path("debts/<uuid:id>/contact-check/", consent_api.ContactCheckApi.as_view(), name="api_debt_contact_check"),
-    path("debts/<uuid:id>/sequences/", consent_api.DebtSequencesApi.as_view(), name="api_debt_sequences"),
+    path("debts/<uuid:id>/sequences/", communications_api.DebtSequencesApi.as_view(), name="api_debt_sequences"),
 ]
 
 urlpatterns = [

@@ -15,7 +15,6 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
 )
@@ -31,14 +30,11 @@ from consent.models import (
     ConsentAction,
     ConsentRecord,
     ConsentSource,
-    DebtSequence,
     PolicyKind,
     PolicyVersion,
     Purpose,
-    Sequence,
 )
 from consent.rules import can_contact
-from consent.sequences import sequence_enrol, sequence_preview
 from consent.services import consent_current, consent_record
 from debtors import selectors
 from debtors.models import Debt, Debtor
@@ -121,35 +117,6 @@ class _ContactCheckQuery(serializers.Serializer[Any]):
         if timezone.is_naive(parsed):
             raise serializers.ValidationError("Include the UTC offset (e.g. +05:30 or Z): contact hours depend on it.")
         return parsed
-
-
-class EnrolInput(serializers.Serializer[Any]):
-    sequence = serializers.UUIDField()
-
-
-class StepPreviewOutput(serializers.Serializer[Any]):
-    step = serializers.DictField(
-        allow_null=True, help_text='{"day": 3, "channel": "sms", "template": "nudge"}, or null when finished'
-    )
-    due_at = serializers.DateTimeField(allow_null=True)
-    allowed_now = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.CharField(), help_text="Why the next step could not run now")
-
-
-class EnrolmentOutput(serializers.Serializer[Any]):
-    id = serializers.UUIDField()
-    sequence = serializers.UUIDField(source="sequence_id")
-    sequence_name = serializers.CharField(source="sequence.name")
-    started_at = serializers.DateTimeField()
-    next_step = serializers.IntegerField(help_text="0-based index into the sequence's steps")
-    next_due_at = serializers.DateTimeField(allow_null=True)
-    paused = serializers.BooleanField()
-    finished_at = serializers.DateTimeField(allow_null=True)
-    last_result = serializers.DictField()
-    preview = serializers.SerializerMethodField()
-
-    def get_preview(self, obj: DebtSequence) -> dict[str, Any]:
-        return dict(StepPreviewOutput(sequence_preview(enrolment=obj)).data)
 
 
 # --- Views -------------------------------------------------------------------------------
@@ -362,79 +329,3 @@ class ContactCheckApi(WorkspaceApiMixin, GenericAPIView[Debt]):
         if channel:
             return Response(can_contact(debt, channel, at).as_dict())
         return Response({"decisions": [can_contact(debt, c, at).as_dict() for c in CHANNELS]})
-
-
-class DebtSequencesApi(WorkspaceApiMixin, GenericAPIView[DebtSequence]):
-    """A debt's sequence enrolments (with what comes next and why not), and enrolling
-    the debt in a sequence. Every step goes through the contact rules."""
-
-    tenant_model = Debt
-    serializer_class = EnrolInput
-    pagination_class = None
-
-    def _debt(self, id: str) -> Debt:
-        return selectors.debt_get(workspace=self.workspace, debt_id=id, client_scope=self.client_scope)
-
-    @extend_schema(summary="The debt's sequence enrolments", responses=EnrolmentOutput(many=True))
-    def get(self, request: Request, id: str) -> Response:
-        debt = self._debt(id)
-        rows = (
-            DebtSequence.objects.for_workspace(self.workspace)
-            .filter(debt=debt)
-            .select_related("sequence")
-            .order_by("started_at")
-        )
-        return Response(EnrolmentOutput(rows, many=True).data)
-
-    @extend_schema(
-        summary="Enrol the debt in a sequence",
-        description="201 with the new enrolment; 200 with the existing one when the debt is already enrolled.",
-        request=EnrolInput,
-        responses={201: EnrolmentOutput, 200: OpenApiResponse(EnrolmentOutput, description="Already enrolled")},
-        examples=[
-            OpenApiExample("enrol", request_only=True, value={"sequence": "0190c3a6-…"}),
-            OpenApiExample(
-                "enrolled",
-                response_only=True,
-                status_codes=["201"],
-                value={
-                    "id": "0190c3a7-…",
-                    "sequence": "0190c3a6-…",
-                    "sequence_name": "Standard",
-                    "started_at": "2026-11-23T11:00:00+05:30",
-                    "next_step": 0,
-                    "next_due_at": "2026-11-23T11:00:00+05:30",
-                    "paused": False,
-                    "finished_at": None,
-                    "last_result": {},
-                    "preview": {
-                        "step": {"day": 0, "channel": "email", "template": "first-reminder"},
-                        "due_at": "2026-11-23T11:00:00+05:30",
-                        "allowed_now": True,
-                        "reasons": [],
-                    },
-                },
-            ),
-        ],
-    )
-    def post(self, request: Request, id: str) -> Response:
-        debt = self._debt(id)  # 404 for someone else's debt before looking at the body
-        data = EnrolInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        seq = (
-            Sequence.objects.for_workspace(self.workspace)
-            .filter(pk=data.validated_data["sequence"], is_active=True)
-            .first()
-        )
-        if seq is None:
-            raise serializers.ValidationError({"sequence": ["No such active sequence."]})
-        existing = (
-            DebtSequence.objects.for_workspace(self.workspace)
-            .filter(debt=debt, sequence=seq)
-            .select_related("sequence")
-            .first()
-        )
-        if existing is not None:
-            return Response(EnrolmentOutput(existing).data, status=status.HTTP_200_OK)
-        enrolment = sequence_enrol(debt=debt, sequence=seq)
-        return Response(EnrolmentOutput(enrolment).data, status=status.HTTP_201_CREATED)

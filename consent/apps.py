@@ -6,4 +6,4 @@ class ConsentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from consent import personal_data, tracking  # noqa: F401  (registry declarations, anymail signal)
+        from consent import personal_data  # noqa: F401  (registry declarations)

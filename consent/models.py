@@ -188,56 +188,6 @@ class ContactAttempt(TenantModel):
         indexes = [models.Index(fields=["workspace", "debt", "-decided_at"])]
 
 
-class MessageTemplate(TenantModel):
-    """A message by channel and language. Editing makes a new version; messages
-    record the version they were rendered from."""
-
-    name = models.SlugField(max_length=60)
-    channel = models.CharField(
-        max_length=10, choices=[("email", "Email"), ("sms", "SMS"), ("whatsapp", "WhatsApp"), ("letter", "Letter")]
-    )
-    language = models.CharField(max_length=8, default="en")
-    version = models.PositiveIntegerField(default=1)
-    subject = models.CharField(max_length=200, blank=True, default="")
-    body = models.TextField()
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "name", "channel", "language", "version"], name="message_template_version_unique"
-            )
-        ]
-        indexes = [models.Index(fields=["workspace", "name", "channel", "language", "is_active"])]
-
-
-class Sequence(TenantModel):
-    """A cadence: e.g. day 0 email with a payment link, day 3 SMS, day 7 call task,
-    day 14 letter. ``steps`` = [{"day": 0, "channel": "email", "template": "first-reminder"}, …]."""
-
-    name = models.CharField(max_length=100)
-    steps = models.JSONField(default=list)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-
-
-class DebtSequence(TenantModel):
-    debt = models.ForeignKey("debtors.Debt", on_delete=models.CASCADE, related_name="+")
-    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrolments")
-    started_at = models.DateTimeField(default=dj_timezone.now)
-    next_step = models.PositiveSmallIntegerField(default=0)
-    next_due_at = models.DateTimeField(null=True, blank=True)
-    paused = models.BooleanField(default=False)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    last_result = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "debt", "sequence"], name="debt_sequence_unique")]
-        indexes = [models.Index(fields=["workspace", "paused", "finished_at", "next_due_at"])]
-
-
 class Disclosure(TenantModel):
     """A disclosure of a debtor's data to a third party: who, what, when, why."""
 

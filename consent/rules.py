@@ -11,6 +11,7 @@ consent.services.communication_send); a refusal is recorded and nothing is sent.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from django.db.models import Q
 
 from accounts.jurisdictions import profile_for
 from consent.models import CHANNEL_PURPOSE, ConsentAction, ConsentRecord, ContactPolicy, Purpose
-from debtors.models import Communication, Debt, DebtStatus
+from debtors.models import Debt, DebtStatus
 
 CALL = "call"
 CONVERSATION_OUTCOMES = frozenset({"right_party", "promise", "refused"})
@@ -114,12 +115,22 @@ def consent_state(*, workspace_id: int, subject_type: str, subject_id: str, purp
     return latest
 
 
+# The contacts already made are counted from the communication log, which lives
+# above this app (communications registers its selector in AppConfig.ready()).
+ContactHistory = Callable[[Debt, str, datetime, datetime], Any]
+_contact_history: ContactHistory | None = None
+
+
+def register_contact_history(history: ContactHistory) -> None:
+    """``history(debt, channel, since, until)`` → a queryset of contacts made."""
+    global _contact_history
+    _contact_history = history
+
+
 def _contacts(debt: Debt, channel: str, since: datetime, until: datetime) -> Any:
-    return (
-        Communication.objects.for_workspace(debt.workspace_id)
-        .filter(debt_id=debt.pk, channel=channel, direction="outbound", occurred_at__gte=since, occurred_at__lt=until)
-        .exclude(status__in=("refused", "failed"))
-    )
+    if _contact_history is None:
+        raise RuntimeError("No contact history registered: the communications app must be installed.")
+    return _contact_history(debt, channel, since, until)
 
 
 def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:

@@ -22,14 +22,18 @@ from consent.models import (
 )
 from consent.rules import Decision, can_contact
 from kernel.context import current_request_info
+from kernel.errors import ActionRefused
 
 
-class ContactRefused(Exception):
-    """The contact rules refused an outbound contact; nothing was sent."""
+class ContactRefused(ActionRefused):
+    """The contact rules refused an outbound contact; nothing was sent (the
+    refusal was recorded by the gate)."""
 
     def __init__(self, decision: Decision):
         self.decision = decision
-        super().__init__("; ".join(r.message for r in decision.reasons))
+        super().__init__(
+            "Not allowed now — " + " ".join(r.message for r in decision.reasons) + " The refusal was recorded."
+        )
 
 
 def policy_current(kind: str, *, at: datetime | None = None) -> PolicyVersion | None:
@@ -223,22 +227,3 @@ def disclosure_record(
             metadata={"recipient_type": recipient_type, "categories": sorted(set(categories))},
         )
     return disclosure
-
-
-def contact_gate(*, debt: Any, channel: str, at: datetime, actor: Any = None, template: str = "") -> Decision:
-    """The gate every outbound contact passes: decide and record; if refused, store
-    the refused contact with its reasons and raise ``ContactRefused`` (nothing is sent)."""
-    from debtors.services.records import communication_refused
-
-    decision = contact_decide(debt=debt, channel=channel, at=at, actor=actor)
-    if not decision.allowed:
-        communication_refused(
-            debt=debt,
-            channel=channel,
-            reasons=[r.as_dict() for r in decision.reasons],
-            template=template,
-            actor=actor,
-            at=at,
-        )
-        raise ContactRefused(decision)
-    return decision

@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import Workspace
-from consent.communications import OPT_OUT_SALT
 from consent.models import CHANNEL_PURPOSE, ConsentAction, ConsentSource
+from consent.optout import OPT_OUT_SALT
 from consent.services import consent_current, consent_record
 from kernel.tenancy import workspace_context
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Workspace
 from accounts.roles import Role
+from communications.log import communication_log
 from consent.services import ContactRefused
 from debtors.demo import demo_rows
 from debtors.models import Debt, DebtEvent, LedgerEntry
@@ -24,7 +25,7 @@ from debtors.services.disputes import dispute_open
 from debtors.services.ledger import payment_record
 from debtors.services.plans import plan_create
 from debtors.services.promises import promise_create
-from debtors.services.records import communication_log, note_add
+from debtors.services.records import note_add
 from kernel.tenancy import workspace_context
 
 NOTES = [

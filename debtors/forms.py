@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from debtors.models import Channel, DebtStatus
+from debtors.models import DebtStatus
 from debtors.queue import ORDERINGS
 
 
@@ -49,30 +49,6 @@ class PaymentForm(forms.Form):
         ]
     )
     reference = forms.CharField(required=False, max_length=100)
-
-
-class CallForm(forms.Form):
-    channel = forms.ChoiceField(
-        choices=[
-            (Channel.CALL, "Call"),
-            (Channel.LETTER, "Letter"),
-            (Channel.EMAIL, "Email (logged)"),
-            (Channel.SMS, "SMS (logged)"),
-        ],
-        initial=Channel.CALL,
-    )
-    direction = forms.ChoiceField(choices=[("outbound", "Outbound"), ("inbound", "Inbound")])
-    outcome = forms.ChoiceField(
-        choices=[
-            ("right_party", "Spoke to debtor"),
-            ("no_answer", "No answer"),
-            ("left_message", "Left message"),
-            ("wrong_number", "Wrong number"),
-            ("refused", "Refused to pay"),
-            ("promise", "Promised to pay"),
-        ]
-    )
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
 
 class NoteForm(forms.Form):

@@ -16,10 +16,6 @@ from debtors.models import SavedView  # noqa: E402
 
 declare_not_personal(SavedView, name="a label the user gave their filter")
 
-from debtors.models import Communication  # noqa: E402
-
-declare_not_personal(Communication, provider_message_id="the email/SMS provider's message id")
-
 from debtors.models import Debt, LedgerEntry  # noqa: E402
 from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, declare  # noqa: E402
 
@@ -40,4 +36,3 @@ declare(
     },
 )
 declare_not_personal(Debt, original_creditor="a company that first lent the money")
-declare_not_personal(Communication, outcome="a code from a fixed list (no answer, promise…)")

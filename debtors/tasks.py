@@ -23,7 +23,7 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
     """Missed installments, promises due, expired offers, old rejects files, then
     the priority scores (which those change) — each idempotent, each committed on
     its own (a failing step does not undo the others)."""
-    from consent.communications import communications_unstick
+    from communications.delivery import communications_unstick
     from debtors.imports import placement_rejects_purge
     from debtors.services.offers import offers_expire
     from debtors.services.plans import installments_mark_missed

@@ -26,15 +26,16 @@ from accounts.roles import Role, can
 from accounts.selectors import client_get_by_reference, clients_list, members_list
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
-from consent.services import ContactRefused
 from debtors import forms as f
 from debtors import selectors
 from debtors.models import ALLOWED_TRANSITIONS, Debt, Dispute, Document, PlacementImport, SavedView
+from debtors.panels import debt_actions, debt_panels
 from debtors.queue import QueueFilters, queue
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
 from debtors.services.money import MoneyError, from_minor, to_minor
 from kernel.csv_stream import csv_line_writer
+from kernel.errors import ActionRefused
 from kernel.tenancy.decorators import workspace_view
 
 DEBTOR_DETAIL_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
@@ -203,24 +204,21 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
 # --- Debt page ------------------------------------------------------------------
 
 
-def _panel_context(
+def debt_panel_context(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, **forms: Any
 ) -> dict[str, Any]:
     debt.refresh_from_db()
     can_work = can(membership, "debts.work") and membership.client_id is None
     open_dispute = Dispute.objects.for_workspace(workspace).filter(debt=debt, status="open").first()
-    # --- Payment links section (owned by payments/pages.py; None hides it) ---
-    from payments.pages import debt_payment_links
-
-    payment_links = debt_payment_links(workspace=workspace, membership=membership, debt=debt)
-    # --- end payment links ---
-    # --- Consent & contact section (owned by consent/ui_debt.py; None hides it) ---
-    from consent.ui_debt import debt_consent_panel
-
-    consent_panel = debt_consent_panel(
-        workspace=workspace, membership=membership, debt=debt, **forms.get("consent", {})
-    )
-    # --- end consent & contact ---
+    # Sections other apps register (payment links, consent & contact…); None hides one.
+    registered: dict[str, Any] = {}
+    shown: list[str] = []
+    for panel in debt_panels():
+        value = panel.build(workspace=workspace, membership=membership, debt=debt, **forms.get(panel.name, {}))
+        registered[panel.context_name] = value
+        if value is not None:
+            shown.append(panel.template)
+    actions = {**ACTIONS, **{a.name: (a.form_class, a.run, a.done) for a in debt_actions().values()}}
     return {
         "debt": debt,
         "breakdown": {k: from_minor(abs(v), debt.currency) for k, v in selectors.balance_breakdown(debt=debt).items()},
@@ -236,27 +234,17 @@ def _panel_context(
         # Revealing is a POST (audited): only members who work debts may do it.
         "can_see_contacts": selectors.can_see_contact_details(membership) and can(membership, "debts.work"),
         "agents": _agents(workspace) if can(membership, "debts.assign") else [],
-        "forms": {
-            "payment": forms.get("payment") or f.PaymentForm(),
-            "call": forms.get("call") or f.CallForm(),
-            "note": forms.get("note") or f.NoteForm(),
-            "promise": forms.get("promise") or f.PromiseForm(),
-            "plan": forms.get("plan") or f.PlanForm(),
-            "offer": forms.get("offer") or f.OfferForm(),
-            "dispute": forms.get("dispute") or f.DisputeForm(),
-            "resolve": forms.get("resolve") or f.ResolveDisputeForm(),
-            "status": forms.get("status") or f.StatusForm(),
-        },
+        "forms": {name: forms.get(name) or form_cls() for name, (form_cls, _, _) in actions.items()},
         "active_action": forms.get("active", ""),
-        "payment_links": payment_links,  # payments/pages.py
-        "consent_panel": consent_panel,  # consent/ui_debt.py
+        "panels": shown,
+        **registered,
     }
 
 
 @workspace_view("workspace.view")
 def debt_detail(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
     debt = _visible_debt(workspace, membership, debt_id)
-    return render(request, "debtors/debt_detail.html", _panel_context(request, workspace, membership, debt))
+    return render(request, "debtors/debt_detail.html", debt_panel_context(request, workspace, membership, debt))
 
 
 @require_POST
@@ -290,13 +278,6 @@ def _do_payment(form: Any, debt: Debt, user: User) -> Any:
         method=form.cleaned_data["method"],
         reference=form.cleaned_data["reference"],
         actor=user,
-    )
-
-
-def _do_call(form: Any, debt: Debt, user: User) -> Any:
-    d = form.cleaned_data
-    return records.communication_log(
-        debt=debt, channel=d["channel"], direction=d["direction"], outcome=d["outcome"], content=d["notes"], actor=user
     )
 
 
@@ -355,7 +336,6 @@ def _do_status(form: Any, debt: Debt, user: User) -> Any:
 
 ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
     "payment": (f.PaymentForm, _do_payment, "Payment recorded."),
-    "call": (f.CallForm, _do_call, "Contact logged."),
     "note": (f.NoteForm, _do_note, "Note added."),
     "promise": (f.PromiseForm, _do_promise, "Promise to pay recorded."),
     "plan": (f.PlanForm, _do_plan, "Payment plan created."),
@@ -371,32 +351,35 @@ ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
 def debt_action(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, action: str
 ) -> HttpResponse:
-    if action not in ACTIONS or membership.client_id is not None:
+    registered = debt_actions()
+    if (action not in ACTIONS and action not in registered) or membership.client_id is not None:
         raise Http404("No such action")
     debt = _visible_debt(workspace, membership, debt_id)
-    form_cls, run, done = ACTIONS[action]
+    if action in registered:
+        form_cls, run, done = registered[action].form_class, registered[action].run, registered[action].done
+    else:
+        form_cls, run, done = ACTIONS[action]
     form = form_cls(request.POST)
     ok = False
     if form.is_valid():
         try:
             run(form, debt, _user(request))
             ok = True
-        except ContactRefused as exc:
-            form.add_error(
-                None,
-                "Not allowed now — " + " ".join(r.message for r in exc.decision.reasons) + " The refusal was recorded.",
-            )
+        except ActionRefused as exc:
+            form.add_error(None, exc.user_message)
         except ValidationError as exc:
             for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
                 form.add_error(field if field in form.fields else None, errs)
     if ok:
         messages.success(request, done)
     if request.headers.get("HX-Request"):
-        ctx = _panel_context(request, workspace, membership, debt, **({} if ok else {action: form, "active": action}))
+        ctx = debt_panel_context(
+            request, workspace, membership, debt, **({} if ok else {action: form, "active": action})
+        )
         return render(request, "debtors/_debt_panel.html", ctx)
     if ok:
         return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)
-    ctx = _panel_context(request, workspace, membership, debt, **{action: form, "active": action})
+    ctx = debt_panel_context(request, workspace, membership, debt, **{action: form, "active": action})
     return render(request, "debtors/debt_detail.html", ctx, status=400)
 
 
@@ -411,7 +394,7 @@ def debt_assign(request: HttpRequest, workspace: Workspace, membership: Membersh
     debt_services.debt_assign(debt=debt, agent=agent, actor=_user(request))
     messages.success(request, f"Assigned to {agent.email}." if agent else "Unassigned.")
     if request.headers.get("HX-Request"):
-        return render(request, "debtors/_debt_panel.html", _panel_context(request, workspace, membership, debt))
+        return render(request, "debtors/_debt_panel.html", debt_panel_context(request, workspace, membership, debt))
     return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)
 
 

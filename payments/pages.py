@@ -29,8 +29,8 @@ from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import can
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
-from consent.communications import communication_send
-from consent.models import MessageTemplate
+from communications.models import MessageTemplate
+from communications.services import communication_send
 from consent.services import ContactRefused
 from debtors import selectors
 from debtors.dashboard import format_bps
@@ -275,7 +275,7 @@ def payment_link_revoke_view(
 def payment_link_send(
     request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
 ) -> HttpResponse:
-    """Email the link to the debtor through the contact rules (consent.communications):
+    """Email the link to the debtor through the contact rules (communications.services):
     a refusal (outside hours, opted out, disputed…) is recorded there and shown here."""
     debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     link = _debt_link(workspace, debt, link_id)

@@ -391,7 +391,7 @@ def _reconciliation_exception(objs: TenantObjects) -> Model:
 
 
 def _message_template(objs: TenantObjects) -> Model:
-    from consent.communications import template_save
+    from communications.services import template_save
 
     return template_save(
         workspace=objs.workspace,
@@ -404,13 +404,13 @@ def _message_template(objs: TenantObjects) -> Model:
 
 
 def _sequence(objs: TenantObjects) -> Model:
-    from consent.sequences import sequence_create
+    from communications.sequences import sequence_create
 
     return sequence_create(workspace=objs.workspace, name=f"Probe {objs.slug}", steps=[{"day": 0, "channel": "call"}])
 
 
 def _debt_sequence(objs: TenantObjects) -> Model:
-    from consent.sequences import sequence_enrol
+    from communications.sequences import sequence_enrol
 
     return sequence_enrol(debt=objs.get("debtors.Debt"), sequence=objs.get("consent.Sequence"))  # type: ignore[arg-type]
 

@@ -49,8 +49,11 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "debtors",
-    "payments",
+    "placements",
     "consent",
+    "communications",
+    "reporting",
+    "payments",
     "privacy_requests",
     "retention",
     "incidents",
@@ -339,7 +342,7 @@ PAYMENT_MINIMUM_MINOR = env.int("PAYMENT_MINIMUM_MINOR", default=100)
 # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn. The
 # client address is then read from X-Forwarded-For, that many hops from the right.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-SMS_PROVIDER = env("SMS_PROVIDER", default="consent.sms.LoggingSmsProvider")
+SMS_PROVIDER = env("SMS_PROVIDER", default="communications.sms.LoggingSmsProvider")
 ANYMAIL = {
     "BREVO_API_KEY": env("BREVO_API_KEY", default=""),
     "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),

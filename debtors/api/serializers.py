@@ -9,7 +9,6 @@ from rest_framework import serializers
 
 from debtors.api.fields import MinorAsDecimal, MoneyField
 from debtors.models import (
-    Communication,
     Debt,
     DebtEvent,
     Debtor,
@@ -257,32 +256,6 @@ class DocumentOutput(serializers.ModelSerializer[Document]):
     class Meta:
         model = Document
         fields = ["id", "original_name", "content_type", "size_bytes", "sha256", "uploaded_at"]
-
-
-class CommunicationInput(serializers.Serializer[Any]):
-    channel = serializers.ChoiceField(choices=["email", "sms", "call", "whatsapp", "letter"])
-    direction = serializers.ChoiceField(choices=["outbound", "inbound"], default="outbound")
-    outcome = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    template = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-
-
-class CommunicationOutput(serializers.ModelSerializer[Communication]):
-    notes = serializers.CharField(source="content", read_only=True)
-
-    class Meta:
-        model = Communication
-        fields = [
-            "id",
-            "channel",
-            "direction",
-            "status",
-            "outcome",
-            "notes",
-            "template",
-            "refusal_reasons",
-            "occurred_at",
-        ]
 
 
 class TimelineOutput(serializers.ModelSerializer[DebtEvent]):

@@ -26,7 +26,6 @@ from audit.services import audit_record, record_personal_data_access
 from debtors import selectors
 from debtors.api import serializers as s
 from debtors.models import (
-    Communication,
     Debt,
     Debtor,
     Dispute,
@@ -334,7 +333,7 @@ class ReversalCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
         return Response(s.LedgerEntryOutput(reversal).data, status=status.HTTP_201_CREATED)
 
 
-class _SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
+class SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
     """GET lists the debt's objects; POST creates one through ``create``."""
 
     tenant_model = Debt
@@ -361,7 +360,7 @@ class _SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
         return Response(self.output(obj, context=self.context_for(debt)).data, status=status.HTTP_201_CREATED)
 
 
-def _sub_schema(cls: type[_SubResourceApi], noun: str) -> type[_SubResourceApi]:
+def sub_resource_schema(cls: type[SubResourceApi], noun: str) -> type[SubResourceApi]:
     cls.get = extend_schema(summary=f"List the debt's {noun}", responses=cls.output(many=True))(cls.get)  # type: ignore[method-assign]
     create_schema = extend_schema(
         summary=f"Create a {noun.rstrip('s')}", request=cls.input, responses={201: cls.output}
@@ -370,7 +369,7 @@ def _sub_schema(cls: type[_SubResourceApi], noun: str) -> type[_SubResourceApi]:
     return cls
 
 
-class PlanApi(_SubResourceApi):
+class PlanApi(SubResourceApi):
     model, output, input = PaymentPlan, s.PlanOutput, s.PlanInput
 
     def rows(self, debt: Debt) -> QuerySet[Any]:
@@ -386,7 +385,7 @@ class PlanApi(_SubResourceApi):
         )
 
 
-class PromiseApi(_SubResourceApi):
+class PromiseApi(SubResourceApi):
     model, output, input = PromiseToPay, s.PromiseOutput, s.PromiseInput
 
     def rows(self, debt: Debt) -> QuerySet[Any]:
@@ -396,7 +395,7 @@ class PromiseApi(_SubResourceApi):
         return promises.promise_create(debt=debt, amount_minor=v["amount"], due_on=v["due_on"])
 
 
-class OfferApi(_SubResourceApi):
+class OfferApi(SubResourceApi):
     model, output, input = SettlementOffer, s.OfferOutput, s.OfferInput
 
     def rows(self, debt: Debt) -> QuerySet[Any]:
@@ -407,61 +406,21 @@ class OfferApi(_SubResourceApi):
         return offers.offer_create(debt=debt, amount_minor=v["amount"], expires_at=v["expires_at"])
 
 
-class DisputeApi(_SubResourceApi):
+class DisputeApi(SubResourceApi):
     model, output, input = Dispute, s.DisputeOutput, s.DisputeInput
 
     def create(self, debt: Debt, v: dict[str, Any]) -> Any:
         return disputes.dispute_open(debt=debt, reason=v["reason"], details=v["details"], source="api")
 
 
-class NoteApi(_SubResourceApi):
+class NoteApi(SubResourceApi):
     model, output, input = Note, s.NoteOutput, s.NoteInput
 
     def create(self, debt: Debt, v: dict[str, Any]) -> Any:
         return records.note_add(debt=debt, body=v["body"])
 
 
-class CommunicationApi(_SubResourceApi):
-    """POST sends (email/SMS through a template) or logs (calls, letters) a contact.
-    201 when sent or logged; 409 with every reason when the contact rules refuse it
-    (the refusal is recorded and nothing is sent)."""
-
-    model, output, input = Communication, s.CommunicationOutput, s.CommunicationInput
-
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
-        if v["direction"] == "outbound" and v["channel"] in ("email", "sms", "whatsapp") and v.get("template"):
-            from consent.communications import communication_send
-
-            return communication_send(debt=debt, channel=v["channel"], template_name=v["template"])
-        return records.communication_log(
-            debt=debt,
-            channel=v["channel"],
-            direction=v["direction"],
-            outcome=v["outcome"],
-            content=v["notes"],
-            template=v.get("template", ""),
-        )
-
-    def post(self, request: Request, id: str) -> Response:
-        from consent.services import ContactRefused
-
-        try:
-            return super().post(request, id)
-        except ContactRefused as exc:
-            return Response(
-                {
-                    "error": {
-                        "code": "contact_refused",
-                        "message": "The contact rules refuse this contact; nothing was sent.",
-                        "reasons": [r.as_dict() for r in exc.decision.reasons],
-                        "debtor_local_time": exc.decision.local_time.isoformat(),
-                    }
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
-
-
-class DocumentApi(_SubResourceApi):
+class DocumentApi(SubResourceApi):
     model, output, input = Document, s.DocumentOutput, s.DocumentInput
     parser_classes = [MultiPartParser, FormParser]
 
@@ -476,10 +435,9 @@ for _cls, _noun in (
     (OfferApi, "settlement offers"),
     (DisputeApi, "disputes"),
     (NoteApi, "notes"),
-    (CommunicationApi, "communications"),
     (DocumentApi, "documents"),
 ):
-    _sub_schema(_cls, _noun)
+    sub_resource_schema(_cls, _noun)
 
 
 class DisputeResolveApi(DebtScopedMixin, GenericAPIView[Dispute]):

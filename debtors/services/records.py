@@ -1,4 +1,4 @@
-"""Notes, documents and communications on a debt."""
+"""Notes and documents on a debt (contacts are logged by communications.log)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import Channel, Communication, Debt, Document, Note
+from debtors.models import Debt, Document, Note
 from debtors.services.ledger import debt_event
-from debtors.services.priority import rescore
 
 MAX_DOCUMENT_BYTES = getattr(settings, "MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
 # What we accept, decided by the file's bytes, never by its name or the browser's claim.
@@ -105,90 +103,3 @@ def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Any
         default_storage.delete(saved_name)  # nothing half-written
         raise
     return doc
-
-
-def communication_refused(
-    *, debt: Debt, channel: str, reasons: list[dict[str, str]], template: str = "", actor: Any = None, at: Any = None
-) -> Communication:
-    """Record an outbound contact the rules refused (nothing was sent)."""
-    with transaction.atomic():
-        comm = Communication(
-            workspace_id=debt.workspace_id,
-            debt=debt,
-            debtor_id=debt.debtor_id,
-            channel=channel,
-            direction="outbound",
-            status="refused",
-            refusal_reasons=reasons,
-            template=template[:100],
-            occurred_at=at or timezone.now(),
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-        comm.save(force_insert=True)
-        debt_event(
-            debt,
-            f"communication.{channel}",
-            f"{channel.title()} refused: " + ", ".join(r["code"] for r in reasons),
-            obj=comm,
-            actor=actor,
-        )
-    return comm
-
-
-def communication_log(
-    *,
-    debt: Debt,
-    channel: str,
-    direction: str = "outbound",
-    outcome: str = "",
-    content: str = "",
-    status: str = "logged",
-    actor: Any = None,
-    at: Any = None,
-    template: str = "",
-    check_rules: bool = True,
-) -> Communication:
-    """Record a contact (a call, a letter, a message). An outbound contact goes
-    through the contact rules first: if they refuse, the refusal is recorded with
-    its reasons and ``ContactRefused`` is raised — callers show the reasons."""
-    if channel not in Channel.values:
-        raise ValidationError({"channel": f"Use one of: {', '.join(Channel.values)}."})
-    if direction not in ("outbound", "inbound"):
-        raise ValidationError({"direction": "Use outbound or inbound."})
-    at = at or timezone.now()
-    if direction == "outbound" and check_rules:
-        from consent.services import contact_gate
-
-        contact_gate(debt=debt, channel=channel, at=at, actor=actor, template=template)
-    with transaction.atomic():
-        comm = Communication(
-            workspace_id=debt.workspace_id,
-            debt=debt,
-            debtor_id=debt.debtor_id,
-            channel=channel,
-            direction=direction,
-            outcome=outcome[:32],
-            content=content or None,
-            status=status,
-            occurred_at=at,
-            template=template[:100],
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-        comm.save(force_insert=True)
-        Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
-        rescore(debt)
-        debt_event(
-            debt,
-            f"communication.{channel}",
-            f"{direction.title()} {channel}" + (f": {outcome}" if outcome else ""),
-            obj=comm,
-            actor=actor,
-        )
-        audit_record(
-            action="communication.logged",
-            workspace=debt.workspace_id,
-            obj=comm,
-            actor_user_id=getattr(actor, "pk", None),
-            metadata={"channel": channel},
-        )
-    return comm

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from accounts.services import api_key_create, client_create
-from consent.communications import template_save
-from consent.models import ConsentRecord, ContactAttempt, DebtSequence
-from consent.sequences import sequence_create
+from communications.models import DebtSequence
+from communications.sequences import sequence_create
+from communications.services import template_save
+from consent.models import ConsentRecord, ContactAttempt
 from consent.services import policy_publish
 from kernel.tenancy import workspace_context
 from tests.conftest import api

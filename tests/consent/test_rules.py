@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from django.core import mail
 
+from communications.log import communication_log
+from communications.models import Communication
 from consent.models import ConsentRecord, ContactAttempt
 from consent.rules import can_contact
 from consent.services import ContactRefused, consent_record
-from debtors.models import Communication, Debt
+from debtors.models import Debt
 from debtors.services.disputes import dispute_open
-from debtors.services.records import communication_log
 from kernel.tenancy import workspace_context
 from tests.debtors.factories import make_debt
 

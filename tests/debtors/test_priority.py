@@ -144,9 +144,9 @@ def test_debts_are_scored_when_created_and_the_queue_puts_the_best_first(world, 
 
 
 def test_a_payment_a_status_change_or_a_contact_reorders_the_queue_at_once(world):
+    from communications.log import communication_log
     from debtors.services.debts import debt_change_status
     from debtors.services.ledger import payment_record
-    from debtors.services.records import communication_log
 
     def current(debt) -> int:
         return Debt.objects.get(pk=debt.pk).priority_score

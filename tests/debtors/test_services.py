@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from accounts.models import Client
 from accounts.services import client_create
+from communications.log import communication_log
+from communications.models import Communication
 from debtors.models import (
     ALLOWED_TRANSITIONS,
-    Communication,
     Debt,
     DebtEvent,
     Debtor,
@@ -52,7 +53,7 @@ from debtors.services.ledger import adjustment_post, entry_reverse, fee_post, pa
 from debtors.services.offers import offer_create, offer_settle, offers_expire
 from debtors.services.plans import installments_mark_missed, plan_create, plan_schedule
 from debtors.services.promises import promise_create, promises_evaluate
-from debtors.services.records import communication_log, document_upload, note_add
+from debtors.services.records import document_upload, note_add
 from kernel.tenancy import workspace_context
 
 _refs = itertools.count(1)

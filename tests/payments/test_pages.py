@@ -20,7 +20,7 @@ from accounts.models import Client, Membership
 from accounts.roles import Role
 from accounts.services import client_create
 from audit.models import AuditEvent
-from consent.communications import template_save
+from communications.services import template_save
 from consent.models import CHANNEL_PURPOSE
 from consent.services import consent_record
 from debtors.services.debtors import DebtorInput, debtor_create

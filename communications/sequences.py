@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from consent.models import DebtSequence, Sequence
+from communications.models import DebtSequence, Sequence
 from consent.rules import can_contact
 from consent.services import ContactRefused
 from debtors.models import NOT_COLLECTABLE, Debt
@@ -37,7 +37,7 @@ def sequence_create(*, workspace: Any, name: str, steps: list[dict[str, Any]]) -
             errors.append(f"step {i + 1}: a message step needs a template")
     if not steps:
         errors.append("a sequence needs at least one step")
-    from consent.models import MessageTemplate
+    from communications.models import MessageTemplate
 
     for i, step in enumerate(steps):
         if (
@@ -103,8 +103,8 @@ def sequence_preview(*, enrolment: DebtSequence, at: datetime | None = None) -> 
 
 
 def _run_step(enrolment: DebtSequence, now: datetime) -> str:
-    from consent.communications import communication_send
-    from debtors.services.records import communication_log
+    from communications.log import communication_log
+    from communications.services import communication_send
 
     debt = (
         Debt.objects.for_workspace(enrolment.workspace_id)

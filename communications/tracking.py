@@ -8,7 +8,8 @@ from typing import Any
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from debtors.models import Communication
+from communications.log import contact_not_made
+from communications.models import Communication
 from debtors.services.ledger import debt_event
 from kernel.tenancy import workspace_context
 from kernel.tenancy.context import db_scope
@@ -38,6 +39,4 @@ def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
             debt = comm.debt
             debt_event(debt, f"communication.{comm.channel}", f"{comm.channel.title()} {status}", obj=comm)
             if status in ("bounced", "failed"):
-                from consent.communications import _contact_not_made
-
-                _contact_not_made(debt)  # it never reached the debtor
+                contact_not_made(debt=debt)  # it never reached the debtor

@@ -2,8 +2,8 @@
 "Consent & contact" section.
 
 * Templates (``/w/<slug>/communications/templates/``): every save is a new version
-  (``consent.communications.template_save``); a live preview renders the draft
-  against a debt through ``consent.communications.render`` — the same function
+  (``communications.services.template_save``); a live preview renders the draft
+  against a debt through ``communications.services.render`` — the same function
   that renders what is sent, so the opt-out line shown is the one that goes out.
 * Sequences (``…/communications/sequences/``): cadences and their enrolments.
 * The debt page section: contact preferences (grant/withdraw heard on a call,
@@ -34,14 +34,10 @@ from django.views.decorators.http import require_GET
 from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import can
 from audit.services import record_personal_data_access
-from consent.communications import render as render_message
-from consent.communications import template_save
-from consent.models import (
-    DebtSequence,
-    MessageTemplate,
-    Sequence,
-)
-from consent.sequences import sequence_create
+from communications.models import DebtSequence, MessageTemplate, Sequence
+from communications.sequences import sequence_create
+from communications.services import render as render_message
+from communications.services import template_save
 from debtors import selectors
 from debtors.models import Debt, Debtor
 from kernel.tenancy.decorators import workspace_view

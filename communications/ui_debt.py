@@ -16,21 +16,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Membership, Workspace
 from accounts.roles import can
-from consent.communications import communication_send
-from consent.models import (
-    CHANNEL_PURPOSE,
-    ConsentAction,
-    ConsentSource,
-    DebtSequence,
-    Disclosure,
-    MessageTemplate,
-    Purpose,
-    Sequence,
-)
-from consent.rules import Decision, can_contact
-from consent.sequences import sequence_enrol, sequence_pause, sequence_preview
-from consent.services import ContactRefused, consent_current, consent_record, disclosure_record
-from consent.ui_views import (
+from communications.log import communication_log
+from communications.models import DebtSequence, MessageTemplate, Sequence
+from communications.sequences import sequence_enrol, sequence_pause, sequence_preview
+from communications.services import communication_send
+from communications.ui_views import (
     CHANNEL_LABELS,
     DISCLOSURES_SHOWN,
     SENDABLE_CHANNELS,
@@ -40,8 +30,12 @@ from consent.ui_views import (
     _user,
     _valid_uuid,
 )
+from consent.models import CHANNEL_PURPOSE, ConsentAction, ConsentSource, Disclosure, Purpose
+from consent.rules import Decision, can_contact
+from consent.services import ContactRefused, consent_current, consent_record, disclosure_record
 from debtors import selectors
 from debtors.models import Debt
+from debtors.views import debt_panel_context
 from kernel.privacy.registry import Category
 from kernel.tenancy.decorators import workspace_view
 
@@ -161,10 +155,8 @@ def _answer(
     if done:
         messages.success(request, done)
     if _is_htmx(request):
-        from debtors.views import _panel_context
-
         return render(
-            request, "debtors/_debt_panel.html", _panel_context(request, workspace, membership, debt, consent=panel)
+            request, "debtors/_debt_panel.html", debt_panel_context(request, workspace, membership, debt, consent=panel)
         )
     if not done:
         refusal = panel.get("refusal")
@@ -306,3 +298,11 @@ def debt_disclosure_record(
                 request, workspace, membership, debt, done=f"Disclosure to {d['recipient_name'].strip()} recorded."
             )
     return _answer(request, workspace, membership, debt, disclosure_form=form)
+
+
+def log_contact(form: Any, debt: Debt, user: Any) -> Any:
+    """The debt page's "Log contact" quick action (registered in CommunicationsConfig.ready)."""
+    d = form.cleaned_data
+    return communication_log(
+        debt=debt, channel=d["channel"], direction=d["direction"], outcome=d["outcome"], content=d["notes"], actor=user
+    )

@@ -1,6 +1,9 @@
+"""The REST API's routes under /api/v1/, assembled from the apps that serve them."""
+
 from django.urls import path
 
 from accounts import api_clients as clients
+from communications import api as communications_api
 from debtors.api import views
 
 urlpatterns = [
@@ -32,7 +35,9 @@ urlpatterns = [
         views.DocumentDownloadApi.as_view(),
         name="api_debt_document_download",
     ),
-    path("debts/<uuid:id>/communications/", views.CommunicationApi.as_view(), name="api_debt_communications"),
+    path(
+        "debts/<uuid:id>/communications/", communications_api.CommunicationApi.as_view(), name="api_debt_communications"
+    ),
     path("placements/", views.PlacementCreateApi.as_view(), name="api_placements"),
     path("placements/<uuid:id>/", views.PlacementDetailApi.as_view(), name="api_placement_detail"),
     path("placements/<uuid:id>/rejects.csv", views.PlacementRejectsApi.as_view(), name="api_placement_rejects"),

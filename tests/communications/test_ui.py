@@ -15,11 +15,11 @@ from accounts.models import Client, User
 from accounts.roles import Role
 from accounts.services import membership_add
 from audit.models import AuditEvent
-from consent.communications import template_save
-from consent.models import ConsentRecord, ContactAttempt, DebtSequence, Disclosure, MessageTemplate, Sequence
-from consent.sequences import sequence_create
-from consent.sms import LoggingSmsProvider
-from debtors.models import Communication
+from communications.models import Communication, DebtSequence, MessageTemplate, Sequence
+from communications.sequences import sequence_create
+from communications.services import template_save
+from communications.sms import LoggingSmsProvider
+from consent.models import ConsentRecord, ContactAttempt, Disclosure
 from debtors.services.debts import debt_assign
 from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, add_member, login

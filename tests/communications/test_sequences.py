@@ -8,11 +8,17 @@ from datetime import datetime, timedelta
 import pytest
 from django.core import mail
 
-from consent.communications import template_save
-from consent.models import DebtSequence
-from consent.sequences import sequence_create, sequence_enrol, sequence_pause, sequence_preview, sequences_run_due
+from communications.models import Communication, DebtSequence
+from communications.sequences import (
+    sequence_create,
+    sequence_enrol,
+    sequence_pause,
+    sequence_preview,
+    sequences_run_due,
+)
+from communications.services import template_save
 from consent.services import consent_record
-from debtors.models import Communication, DebtEvent
+from debtors.models import DebtEvent
 from kernel.tenancy import workspace_context
 from tests.celery_worker import celery_redis_worker  # noqa: F401
 from tests.debtors.factories import make_debt
@@ -111,7 +117,7 @@ def test_bad_sequences_are_refused_with_reasons(world):
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_real_celery_worker_runs_a_sequence_step(world, celery_redis_worker, monkeypatch):  # noqa: F811
-    from consent.tasks import sequences_advance
+    from communications.tasks import sequences_advance
 
     monkeypatch.setattr("django.utils.timezone.now", lambda: DAY0 + timedelta(minutes=1))
     with workspace_context(world.a):

@@ -14,12 +14,13 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consent.communications import communication_send, template_save
+from communications.models import Communication
+from communications.services import communication_send, template_save
+from communications.sms import SmsProvider, SmsSendError
+from communications.tasks import DELIVERY_RETRIES, deliver_communication
 from consent.models import ConsentAction, ConsentSource, Purpose
 from consent.services import consent_record
-from consent.sms import SmsProvider, SmsSendError
-from consent.tasks import DELIVERY_RETRIES, deliver_communication
-from debtors.models import Communication, Debt, DebtEvent
+from debtors.models import Debt, DebtEvent
 from kernel.tenancy import workspace_context
 from tests.celery_worker import celery_redis_worker, published_tasks  # noqa: F401  (fixture)
 from tests.debtors.factories import make_debt
@@ -168,7 +169,7 @@ def test_a_bug_during_the_hand_off_marks_the_message_failed_and_surfaces(
 def test_a_message_left_sending_by_a_dead_worker_is_failed_by_the_upkeep(
     world, debt, django_capture_on_commit_callbacks
 ):
-    from consent.communications import communications_unstick
+    from communications.delivery import communications_unstick
 
     comm = _send(world, debt, "sms", django_capture_on_commit_callbacks, deliver=False)
     with workspace_context(world.a):
@@ -191,7 +192,7 @@ def test_a_message_left_sending_by_a_dead_worker_is_failed_by_the_upkeep(
     ],
 )
 def test_failures_are_told_apart(failure, transient, says):
-    from consent.communications import _classify
+    from communications.delivery import _classify
 
     error = _classify(failure)
     assert error is not None and (error.transient, says in str(error)) == (transient, True)
@@ -201,7 +202,7 @@ def test_a_request_that_never_connected_is_retried():
     import requests
     from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-    from consent.communications import _classify
+    from communications.delivery import _classify
 
     never = requests.exceptions.ConnectionError(
         MaxRetryError(None, "/v3/smtp/email", NewConnectionError(None, "refused"))
@@ -267,9 +268,9 @@ def test_a_late_hand_off_is_held_to_the_debtors_contact_hours(
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_retries_through_the_broker(world, debt, monkeypatch, celery_redis_worker):  # noqa: F811
-    import consent.tasks
+    import communications.tasks
 
-    monkeypatch.setattr(consent.tasks, "DELIVERY_FIRST_RETRY_SECONDS", 0)
+    monkeypatch.setattr(communications.tasks, "DELIVERY_FIRST_RETRY_SECONDS", 0)
     monkeypatch.setattr(timezone, "now", lambda: DAYTIME)
     ScriptedSms.script = [ConnectionRefusedError("refused"), SmsSendError("503 from the provider", transient=True)]
     with published_tasks() as published, workspace_context(world.a):

@@ -10,11 +10,12 @@ import pytest
 from django.core import mail
 from django.test import Client as HttpClient
 
-from consent.communications import communication_send, template_save
+from communications.models import Communication
+from communications.services import communication_send, template_save
+from communications.sms import LoggingSmsProvider
 from consent.rules import can_contact
 from consent.services import ContactRefused
-from consent.sms import LoggingSmsProvider
-from debtors.models import Communication, Debt
+from debtors.models import Debt
 from kernel.tenancy import workspace_context
 from tests.conftest import api
 from tests.debtors.factories import make_debt
@@ -117,7 +118,7 @@ def test_templates_are_versioned(world):
         v1 = template_save(workspace=world.a, name="t", channel="email", language="en", subject="a", body="one")
         v2 = template_save(workspace=world.a, name="t", channel="email", language="en", subject="a", body="two")
         assert (v1.version, v2.version) == (1, 2)
-        from consent.models import MessageTemplate
+        from communications.models import MessageTemplate
 
         assert MessageTemplate.objects.get(pk=v1.pk).is_active is False
         with pytest.raises(Exception, match="Template error"):

@@ -3,16 +3,12 @@ the rules, withheld at sending time, failed, bounced, or stuck in the hand-off."
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import Membership, Workspace
-from debtors import selectors
-from debtors.models import Communication, DebtEvent
+from communications.selectors import message_reasons, undelivered_messages
 from kernel.tenancy.decorators import workspace_view
 
 PROBLEMS = {
@@ -22,36 +18,6 @@ PROBLEMS = {
     "sending": "Stuck in the hand-off",
 }
 PAGE_SIZE = 50
-
-
-def undelivered_messages(
-    *, workspace: Workspace, membership: Membership, statuses: list[str]
-) -> QuerySet[Communication]:
-    """Outbound messages in ``statuses`` on the debts the member sees, newest first."""
-    visible = selectors.debts_visible_to(workspace=workspace, membership=membership)
-    return (
-        Communication.objects.for_workspace(workspace)
-        .filter(direction="outbound", status__in=statuses, debt__in=visible.values("pk"))
-        .select_related("debt")
-        .only("id", "channel", "status", "occurred_at", "template", "refusal_reasons", "debt__reference")
-        .order_by("-occurred_at", "-id")
-    )
-
-
-def message_reasons(*, workspace: Workspace, messages: list[Communication]) -> dict[Any, str]:
-    """Each message's reason: the latest timeline line about it (one query), else
-    its refusal codes."""
-    latest: dict[str, str] = {}
-    for object_id, summary in (
-        DebtEvent.objects.for_workspace(workspace)
-        .filter(object_type="communication", object_id__in=[str(m.pk) for m in messages])
-        .order_by("created_at")
-        .values_list("object_id", "summary")
-    ):
-        latest[object_id] = summary
-    return {
-        m.pk: latest.get(str(m.pk)) or ", ".join(r.get("code", "") for r in (m.refusal_reasons or [])) for m in messages
-    }
 
 
 @workspace_view("workspace.view")

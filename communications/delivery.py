@@ -1,190 +1,35 @@
-"""Outbound communications: templates, rendering, sending through the rules.
+"""Delivery of queued messages, at most once (ADR 0013).
 
-Every email and SMS carries a working one-click opt-out link (12 CFR 1006.6(e));
-email also carries RFC 8058 List-Unsubscribe headers. Sending always goes through
-``contact_gate``: a refusal is recorded and nothing is sent.
+A message is claimed (``queued`` → ``sending``, committed), handed to the email
+backend or SMS provider outside any transaction, then marked ``sent``. Failures
+that certainly did not send are retried with backoff by the task; the others
+fail at once, since the provider may have sent it. The rules are asked again at
+sending time (opt-outs, disputes; the debtor's clock when the hand-off is late).
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.conf import settings
-from django.core import signing
-from django.core.exceptions import ValidationError
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Max
-from django.template import Context, Engine
-from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Workspace
 from audit.services import audit_record
-from consent.models import MessageTemplate
-from consent.services import contact_gate
-from debtors.models import Communication, Debt
+from communications.log import contact_not_made
+from communications.models import Communication
+from communications.sms import SmsSendError, get_sms_provider
+from consent.optout import opt_out_url
+from consent.rules import can_contact
 from debtors.services.ledger import debt_event
-from debtors.services.money import from_minor
-from debtors.services.priority import rescore
+from kernel.tenancy import workspace_context
 
 log = logging.getLogger(__name__)
-OPT_OUT_SALT = "collectpro.optout"
-# A template sees only these plain strings — never model objects.
-VARIABLES = (
-    "first_name",
-    "full_name",
-    "agency",
-    "creditor",
-    "reference",
-    "balance",
-    "currency",
-    "payment_link",
-    "opt_out_url",
-)
-_engine = Engine(autoescape=False)
-
-
-def opt_out_token(*, workspace_id: int, debtor_id: str, channel: str) -> str:
-    # Deterministic (no timestamp): an opt-out link must keep working for ever.
-    return signing.Signer(salt=OPT_OUT_SALT).sign_object(
-        {"w": workspace_id, "d": str(debtor_id), "c": channel}, compress=True
-    )
-
-
-def opt_out_url(*, workspace_id: int, debtor_id: str, channel: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse(
-        "opt_out", args=[opt_out_token(workspace_id=workspace_id, debtor_id=debtor_id, channel=channel)]
-    )
-
-
-def template_for(*, workspace_id: int, name: str, channel: str, language: str) -> MessageTemplate:
-    qs = MessageTemplate.objects.for_workspace(workspace_id).filter(name=name, channel=channel, is_active=True)
-    template = (
-        qs.filter(language=language).order_by("-version").first()
-        or qs.filter(language="en").order_by("-version").first()
-    )
-    if template is None:
-        raise ValidationError({"template": f"No active {channel} template named {name!r}."})
-    return template
-
-
-def template_save(
-    *, workspace: Any, name: str, channel: str, language: str, subject: str, body: str, actor: Any = None
-) -> MessageTemplate:
-    """Save a new version (older versions stay for the record)."""
-    try:
-        _engine.from_string(subject + body)
-    except Exception as exc:
-        raise ValidationError({"body": f"Template error: {exc}"}) from None
-    previous = (
-        MessageTemplate.objects.for_workspace(workspace)
-        .filter(name=name, channel=channel, language=language)
-        .order_by("-version")
-        .first()
-    )
-    with transaction.atomic():
-        MessageTemplate.objects.for_workspace(workspace).filter(name=name, channel=channel, language=language).update(
-            is_active=False
-        )
-        return MessageTemplate.objects.for_workspace(workspace).create(
-            workspace_id=getattr(workspace, "pk", workspace),
-            name=name,
-            channel=channel,
-            language=language,
-            version=(previous.version + 1) if previous else 1,
-            subject=subject,
-            body=body,
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-
-
-def render(template: MessageTemplate, debt: Debt, *, payment_link: str = "") -> tuple[str, str, str]:
-    """(subject, body, opt-out url). The opt-out line is always appended to email
-    and SMS, whatever the template says."""
-    debtor = debt.debtor
-    unsubscribe = opt_out_url(workspace_id=debt.workspace_id, debtor_id=str(debtor.pk), channel=template.channel)
-    values = {
-        "first_name": (debtor.full_name or "").split(" ")[0],
-        "full_name": debtor.full_name or "",
-        "agency": debt.workspace.name,
-        "creditor": debt.client.name,
-        "reference": debt.reference,
-        "balance": from_minor(debt.balance_minor, debt.currency),
-        "currency": debt.currency,
-        "payment_link": payment_link,
-        "opt_out_url": unsubscribe,
-    }
-    ctx = Context(values)
-    subject = _engine.from_string(template.subject).render(ctx).strip()
-    body = _engine.from_string(template.body).render(ctx).strip()
-    if template.channel == "email":
-        body += f"\n\n--\nTo stop emails from {debt.workspace.name} about this account: {unsubscribe}"
-    elif template.channel in ("sms", "whatsapp"):
-        body += f"\nStop: {unsubscribe}"
-    return subject, body, unsubscribe
-
-
-def communication_send(
-    *,
-    debt: Debt,
-    channel: str,
-    template_name: str,
-    at: datetime | None = None,
-    actor: Any = None,
-    payment_link: str = "",
-) -> Communication:
-    """Send a templated message if, and only if, the contact rules allow it now."""
-    at = at or timezone.now()
-    debt = Debt.objects.for_workspace(debt.workspace_id).select_related("debtor", "client", "workspace").get(pk=debt.pk)
-    contact_gate(debt=debt, channel=channel, at=at, actor=actor, template=template_name)
-    template = template_for(
-        workspace_id=debt.workspace_id,
-        name=template_name,
-        channel=channel,
-        language=debt.debtor.preferred_language or "en",
-    )
-    if not payment_link and "payment_link" in template.body:
-        from payments.services import payment_link_for_message
-
-        payment_link = payment_link_for_message(debt=debt, actor=actor)
-    subject, body, _ = render(template, debt, payment_link=payment_link)
-    with transaction.atomic():
-        comm = Communication(
-            workspace_id=debt.workspace_id,
-            debt=debt,
-            debtor_id=debt.debtor_id,
-            channel=channel,
-            direction="outbound",
-            status="queued",
-            content=f"{subject}\n\n{body}" if subject else body,
-            template=f"{template.name}@v{template.version}",
-            occurred_at=at,
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-        comm.save(force_insert=True)
-        Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=at)
-        rescore(debt)
-        debt_event(
-            debt,
-            f"communication.{channel}",
-            f"{channel.title()} queued ({template.name} v{template.version})",
-            obj=comm,
-            actor=actor,
-        )
-        audit_record(
-            action="communication.queued",
-            workspace=debt.workspace_id,
-            obj=comm,
-            actor_user_id=getattr(actor, "pk", None),
-            metadata={"channel": channel, "template": f"{template.name}@v{template.version}"},
-        )
-        from consent.tasks import deliver_communication
-
-        queued_at = timezone.now().isoformat()
-        transaction.on_commit(lambda: deliver_communication.delay(debt.workspace_id, str(comm.pk), queued_at))
-    return comm
 
 
 # Reasons decided once, when the message was queued: it already counts towards
@@ -214,12 +59,6 @@ NO_ANSWER = "no answer from the provider; it may have been sent, so it is not se
 def _classify(exc: Exception) -> DeliveryError | None:
     """A send failure as a ``DeliveryError``; None for a bug of ours (not a
     provider's answer), which should surface as it is."""
-    import smtplib
-
-    from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
-
-    from consent.sms import SmsSendError
-
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, SmsSendError):
@@ -292,8 +131,6 @@ def delivery_claim(*, communication: Communication, queued_at: datetime | None =
         return communication.status
     debt = communication.debt
     debtor = debt.debtor
-    from consent.rules import can_contact
-
     now = timezone.now()
     ignored = _DECIDED_AT_QUEUEING
     if queued_at is None or now - queued_at <= DELIVERY_GRACE:
@@ -332,8 +169,6 @@ def delivery_send(outgoing: Outgoing) -> str:
     failure raises ``DeliveryError``."""
     try:
         if outgoing.channel == "email":
-            from django.core.mail import EmailMessage
-
             message = EmailMessage(
                 subject=outgoing.subject,
                 body=outgoing.body,
@@ -348,8 +183,6 @@ def delivery_send(outgoing: Outgoing) -> str:
             status = getattr(message, "anymail_status", None)
             return str((getattr(status, "message_id", "") or "") if status is not None else "")
         if outgoing.channel in ("sms", "whatsapp"):
-            from consent.sms import get_sms_provider
-
             return str(get_sms_provider().send(to=outgoing.to, body=outgoing.body, channel=outgoing.channel) or "")
         return ""
     except Exception as exc:
@@ -395,7 +228,7 @@ def communication_withheld(*, communication: Communication, reasons: list[dict[s
             .update(status="refused", refusal_reasons=reasons)
         ):
             return
-        _contact_not_made(debt)
+        contact_not_made(debt=debt)
         codes = [r["code"] for r in reasons]
         channel = communication.channel
         debt_event(
@@ -419,7 +252,7 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
             .update(status="failed")
         ):
             return
-        _contact_not_made(debt)
+        contact_not_made(debt=debt)
         channel = communication.channel
         summary = f"{channel.title()} not sent after {attempts} attempt{'s' if attempts != 1 else ''}: {error}"
         debt_event(debt, f"communication.{channel}", summary[:200], obj=communication)
@@ -429,21 +262,6 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
             obj=communication,
             metadata={"channel": channel, "error": error[:200], "attempts": attempts},
         )
-
-
-def _contact_not_made(debt: Debt) -> None:
-    """A message that never reached the debtor is no contact: the debt's last
-    contact is its latest communication that was not refused, failed or bounced
-    (and its priority follows)."""
-    Debt.objects.for_workspace(debt.workspace_id).select_for_update().filter(pk=debt.pk).first()  # vs. a new contact
-    last = (
-        Communication.objects.for_workspace(debt.workspace_id)
-        .filter(debt_id=debt.pk)
-        .exclude(status__in=["refused", "failed", "bounced"])
-        .aggregate(last=Max("occurred_at"))["last"]
-    )
-    Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=last)
-    rescore(debt)
 
 
 STUCK_AFTER = timedelta(hours=2)  # longer than every retry of a message together
@@ -466,3 +284,49 @@ def communications_unstick(*, workspace_id: int, now: datetime | None = None) ->
         )
         count += 1
     return count
+
+
+# A provider that fails for a moment gets five more tries over about half an hour
+# (1, 2, 4, 8 and 16 minutes apart); then the message is marked failed.
+DELIVERY_RETRIES = 5
+DELIVERY_FIRST_RETRY_SECONDS = 60
+
+
+def delivery_attempt(
+    *, workspace: Workspace, communication_id: str, since: datetime | None, attempt: int
+) -> str | None:
+    """Try once; the outcome, or None to try again later. The claim and the
+    outcome are committed on their own; the hand-off to the provider happens
+    between them, outside any transaction."""
+    workspace_id = workspace.pk
+    with workspace_context(workspace):
+        comm = (
+            Communication.objects.select_related("debt", "debt__debtor", "debt__workspace")
+            .filter(pk=communication_id)
+            .first()
+        )
+        if comm is None:
+            return "missing"
+        claimed = delivery_claim(communication=comm, queued_at=since)
+    if isinstance(claimed, str):
+        return claimed
+    bug: Exception | None = None
+    try:
+        message_id = delivery_send(claimed)
+    except DeliveryError as exc:
+        error = exc
+    except Exception as exc:  # ours, not the provider's: record it, then let it surface
+        error, bug = DeliveryError(f"{type(exc).__name__} during the hand-off; {NO_ANSWER}", transient=False), exc
+    else:
+        with workspace_context(workspace):
+            delivery_sent(communication_id=communication_id, workspace_id=workspace_id, message_id=message_id)
+        return "sent"
+    with workspace_context(workspace):
+        if error.transient and attempt <= DELIVERY_RETRIES:
+            delivery_release(communication_id=communication_id, workspace_id=workspace_id)
+            log.warning("communication %s: %s; trying again (attempt %d)", communication_id, error, attempt)
+            return None
+        communication_failed(communication=comm, error=str(error), attempts=attempt)
+    if bug is not None:
+        raise bug
+    return "failed"

@@ -1,0 +1,53 @@
+"""Reads of the communication log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Workspace
+from communications.models import Communication
+from debtors import selectors
+from debtors.models import Debt, DebtEvent
+
+
+def contacts_made(debt: Debt, channel: str, since: datetime, until: datetime) -> QuerySet[Communication]:
+    """Outbound contacts on ``channel`` that count towards the caps (refused and
+    failed messages never reached the debtor)."""
+    return (
+        Communication.objects.for_workspace(debt.workspace_id)
+        .filter(debt_id=debt.pk, channel=channel, direction="outbound", occurred_at__gte=since, occurred_at__lt=until)
+        .exclude(status__in=("refused", "failed"))
+    )
+
+
+def undelivered_messages(
+    *, workspace: Workspace, membership: Membership, statuses: list[str]
+) -> QuerySet[Communication]:
+    """Outbound messages in ``statuses`` on the debts the member sees, newest first."""
+    visible = selectors.debts_visible_to(workspace=workspace, membership=membership)
+    return (
+        Communication.objects.for_workspace(workspace)
+        .filter(direction="outbound", status__in=statuses, debt__in=visible.values("pk"))
+        .select_related("debt")
+        .only("id", "channel", "status", "occurred_at", "template", "refusal_reasons", "debt__reference")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def message_reasons(*, workspace: Workspace, messages: list[Communication]) -> dict[Any, str]:
+    """Each message's reason: the latest timeline line about it (one query), else
+    its refusal codes."""
+    latest: dict[str, str] = {}
+    for object_id, summary in (
+        DebtEvent.objects.for_workspace(workspace)
+        .filter(object_type="communication", object_id__in=[str(m.pk) for m in messages])
+        .order_by("created_at")
+        .values_list("object_id", "summary")
+    ):
+        latest[object_id] = summary
+    return {
+        m.pk: latest.get(str(m.pk)) or ", ".join(r.get("code", "") for r in (m.refusal_reasons or [])) for m in messages
+    }

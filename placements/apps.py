@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PlacementsConfig(AppConfig):
+    """Placement imports: CSV files from the page, the API or `import_placements` (docs/placements.md)."""
+
+    name = "placements"
+    default_auto_field = "django.db.models.BigAutoField"
