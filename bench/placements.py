@@ -10,7 +10,7 @@ measured in the same run."
   ``BENCH_PLACEMENT_ROWS`` overrides either (the runner has no per-benchmark options).
 * Data: a fresh workspace per run (slug ``bench-import-<UTC timestamp>``, made by
   ``accounts.services.workspace_create``) with 3 clients made by ``debtors.services.
-  clients.client_create``, and one CSV written by ``debtors.imports.
+  clients.client_create``, and one CSV written by ``placements.imports.
   generate_placements_csv`` under ``var/bench/`` (every row valid; about one debtor in
   three has two debts, so 1,000,000 rows make about 667,000 new debtors). The file is
   deleted at the end; the workspace stays (use a throwaway database).
@@ -115,7 +115,7 @@ def copy_file(path: Path, table: str) -> tuple[int, float]:
     from django.db import connection, transaction
     from psycopg import sql
 
-    from debtors.import_rows import COLUMNS  # the file's documented columns
+    from placements.import_rows import COLUMNS  # the file's documented columns
 
     ident = sql.Identifier(table)
     columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in COLUMNS)
@@ -143,8 +143,8 @@ def copy_file(path: Path, table: str) -> tuple[int, float]:
 
 def _processed(workspace: Any) -> int:
     """Rows the workspace's latest import job has processed (committed chunks)."""
-    from debtors.models import PlacementImport
     from kernel.tenancy import workspace_context
+    from placements.models import PlacementImport
 
     with workspace_context(workspace):
         job = PlacementImport.objects.for_workspace(workspace).order_by("-created_at").first()
@@ -204,8 +204,9 @@ def check_import(workspace: Any, rows: int) -> dict[str, Any]:
     not the sum of their ledger (one query)."""
     from django.db import connection
 
-    from debtors.models import Debt, Debtor, LedgerEntry, PlacementImport
+    from debtors.models import Debt, Debtor, LedgerEntry
     from kernel.tenancy import workspace_context
+    from placements.models import PlacementImport
 
     with workspace_context(workspace):
         job = PlacementImport.objects.for_workspace(workspace).order_by("-created_at").first()
@@ -333,7 +334,7 @@ def run(quick: bool) -> list[Row]:
     path = VAR_BENCH / f"placements-{rows}-{stamp}.csv"
     log = VAR_BENCH / f"placements-{stamp}.log"
     workspace = make_workspace(stamp)
-    from debtors.imports import generate_placements_csv
+    from placements.imports import generate_placements_csv
 
     try:
         started = time.perf_counter()

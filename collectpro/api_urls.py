@@ -5,6 +5,7 @@ from django.urls import path
 from accounts import api_clients as clients
 from communications import api as communications_api
 from debtors.api import views
+from placements import api as placements_api
 
 urlpatterns = [
     path("clients/", clients.ClientListCreateApi.as_view(), name="api_clients"),
@@ -38,7 +39,9 @@ urlpatterns = [
     path(
         "debts/<uuid:id>/communications/", communications_api.CommunicationApi.as_view(), name="api_debt_communications"
     ),
-    path("placements/", views.PlacementCreateApi.as_view(), name="api_placements"),
-    path("placements/<uuid:id>/", views.PlacementDetailApi.as_view(), name="api_placement_detail"),
-    path("placements/<uuid:id>/rejects.csv", views.PlacementRejectsApi.as_view(), name="api_placement_rejects"),
+    path("placements/", placements_api.PlacementCreateApi.as_view(), name="api_placements"),
+    path("placements/<uuid:id>/", placements_api.PlacementDetailApi.as_view(), name="api_placement_detail"),
+    path(
+        "placements/<uuid:id>/rejects.csv", placements_api.PlacementRejectsApi.as_view(), name="api_placement_rejects"
+    ),
 ]

@@ -22,6 +22,7 @@ from payments import pages as payment_pages
 from payments import views as payment_views
 from payments.api import PaymentLinkCreateApi, RemittanceApi
 from payments.webhooks import stripe_webhook
+from placements import views as placement_views
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -64,9 +65,9 @@ workspace_patterns: list[URLPattern | URLResolver] = [
     path("debts/<uuid:debt_id>/actions/<slug:action>/", debtor_views.debt_action, name="debt_action"),
     path("debtors/<uuid:debtor_id>/consent-proof.csv", consent_workspace.consent_proof_export, name="consent_proof"),
     path("settings/contact-rules/", consent_workspace.contact_rules_settings, name="contact_rules"),
-    path("placements/", debtor_views.placements, name="placements"),
-    path("placements/<uuid:import_id>/", debtor_views.placement_detail, name="placement_detail"),
-    path("placements/<uuid:import_id>/rejects.csv", debtor_views.placement_rejects, name="placement_rejects"),
+    path("placements/", placement_views.placements, name="placements"),
+    path("placements/<uuid:import_id>/", placement_views.placement_detail, name="placement_detail"),
+    path("placements/<uuid:import_id>/rejects.csv", placement_views.placement_rejects, name="placement_rejects"),
     path("debts/<uuid:debt_id>/payment-links/", payment_pages.payment_link_create_view, name="payment_link_create"),
     path(
         "debts/<uuid:debt_id>/payment-links/<uuid:link_id>/show/",

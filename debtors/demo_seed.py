@@ -59,7 +59,7 @@ def seed_portfolio(
 ) -> int:
     """Import ``count`` placements and give them history. Returns debts created
     (0 if the workspace already has debts: seeding is idempotent)."""
-    from debtors.imports import placement_import_create, placement_import_execute
+    from placements.imports import placement_import_create, placement_import_execute
 
     with workspace_context(workspace):
         if Debt.objects.exists():

@@ -1,16 +1,10 @@
 """Most declarations live next to each model in debtors/models.py (@personal_data);
 these say which personal-looking names are not personal data."""
 
-from debtors.models import Document, PlacementImport
+from debtors.models import Document
 from kernel.privacy.registry import declare_not_personal
 
 declare_not_personal(Document, storage_name="a random file name on disk")
-declare_not_personal(
-    PlacementImport,
-    file_name="the uploaded placement file's name",
-    storage_name="a random file name on disk",
-    rejects_storage_name="a random file name on disk",
-)
 
 from debtors.models import SavedView  # noqa: E402
 

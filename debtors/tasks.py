@@ -23,8 +23,6 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
     """Missed installments, promises due, expired offers, old rejects files, then
     the priority scores (which those change) — each idempotent, each committed on
     its own (a failing step does not undo the others)."""
-    from communications.delivery import communications_unstick
-    from debtors.imports import placement_rejects_purge
     from debtors.services.offers import offers_expire
     from debtors.services.plans import installments_mark_missed
     from debtors.services.priority import priorities_refresh_in_batches
@@ -38,29 +36,13 @@ def collections_upkeep(workspace_id: int) -> dict[str, int]:
             promises = promises_evaluate(workspace_id=workspace_id)
         with workspace_context(workspace):
             expired = offers_expire(workspace_id=workspace_id)
-        with workspace_context(workspace):
-            purged = placement_rejects_purge(workspace_id=workspace_id)
-        with workspace_context(workspace):
-            unstuck = communications_unstick(workspace_id=workspace_id)
         rescored = priorities_refresh_in_batches(workspace=workspace)
     return {
         "installments_missed": missed,
         **{f"promises_{k}": v for k, v in promises.items()},
         "offers_expired": expired,
-        "rejects_purged": purged,
-        "messages_unstuck": unstuck,
         "priorities_changed": rescored,
     }
-
-
-@shared_task(bind=True, acks_late=True)
-def placement_import_run(self: object, workspace_id: int, import_id: str) -> str:
-    from debtors.imports import placement_import_execute
-
-    workspace = Workspace.objects.get(pk=workspace_id)
-    with request_info(source="task"):
-        job = placement_import_execute(workspace=workspace, import_id=import_id)
-    return str(job.status)
 
 
 @shared_task

@@ -7,7 +7,6 @@ posts with a redirect, so every action also works without JavaScript.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from datetime import datetime, time
 from typing import Any
@@ -23,12 +22,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Membership, User, Workspace
 from accounts.roles import Role, can
-from accounts.selectors import client_get_by_reference, clients_list, members_list
+from accounts.selectors import clients_list, members_list
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
 from debtors import forms as f
 from debtors import selectors
-from debtors.models import ALLOWED_TRANSITIONS, Debt, Dispute, Document, PlacementImport, SavedView
+from debtors.models import ALLOWED_TRANSITIONS, Debt, Dispute, Document, SavedView
 from debtors.panels import debt_actions, debt_panels
 from debtors.queue import QueueFilters, queue
 from debtors.services import debts as debt_services
@@ -460,79 +459,6 @@ def document_upload(request: HttpRequest, workspace: Workspace, membership: Memb
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)
-
-
-# --- Placements -------------------------------------------------------------------
-
-
-@workspace_view("debts.import")
-def placements(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
-    from debtors import imports
-
-    clients = list(clients_list(workspace=workspace))
-    form = f.PlacementUploadForm(request.POST or None, request.FILES or None)
-    form.fields["client"].choices = [("", "— use each row's client_ref —")] + [(c.reference, c.name) for c in clients]  # type: ignore[attr-defined]
-    if request.method == "POST" and form.is_valid():
-        client = (
-            client_get_by_reference(workspace=workspace, reference=form.cleaned_data["client"])
-            if form.cleaned_data["client"]
-            else None
-        )
-        upload = form.cleaned_data["file"]
-        try:
-            job = imports.placement_import_create(
-                workspace=workspace,
-                file_obj=upload,
-                file_name=upload.name,
-                client=client,
-                strict=form.cleaned_data["strict"],
-                header_map=form.cleaned_data["header_map"],
-                actor=_user(request),
-            )
-        except ValidationError as exc:
-            form.add_error("file", exc.messages)  # e.g. a required column is missing
-        else:
-            imports.placement_import_enqueue(job)
-            return redirect("placement_detail", workspace_slug=workspace.slug, import_id=job.pk)
-    jobs = PlacementImport.objects.for_workspace(workspace).order_by("-created_at")[:50]
-    return render(request, "debtors/placements.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
-
-
-@workspace_view("debts.import")
-def placement_detail(
-    request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
-) -> HttpResponse:
-    job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
-    if job is None:
-        raise Http404("No such import")
-    rejects: list[list[str]] = []
-    if job.rejects_storage_name and job.status in ("done", "failed"):
-        try:
-            with default_storage.open(job.rejects_storage_name, "r") as fh:
-                reader = csv.reader(fh)
-                next(reader, None)
-                for i, row in enumerate(reader):
-                    if i >= 200:
-                        break
-                    rejects.append(row[:2])
-        except FileNotFoundError:
-            pass  # deleted under the retention rule meanwhile: the counts remain
-    template = (
-        "debtors/_placement_progress.html" if request.headers.get("HX-Request") else "debtors/placement_detail.html"
-    )
-    return render(request, template, {"job": job, "rejects": rejects})
-
-
-@workspace_view("debts.import")
-def placement_rejects(
-    request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
-) -> FileResponse:
-    from debtors.imports import rejects_download
-
-    job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
-    if job is None:
-        raise Http404("No such import")
-    return rejects_download(job)  # type: ignore[no-any-return]
 
 
 @require_POST

@@ -6,3 +6,6 @@ class PlacementsConfig(AppConfig):
 
     name = "placements"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from placements import personal_data  # noqa: F401  (registry declarations)

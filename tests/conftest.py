@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -91,3 +92,18 @@ def pg(db: None) -> None:
     """Skip unless the suite runs on PostgreSQL (CI always does)."""
     if not is_postgres():
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def private_storage(settings, tmp_path: Path) -> Path:
+    """Uploads, documents and rejects go to a temporary directory, so each test sees
+    only its own files."""
+    root = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": None},
+        },
+    }
+    return root

@@ -353,7 +353,7 @@ def _placement_import(objs: TenantObjects) -> Model:
     """A finished import with one rejected row, so its rejects download exists."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from debtors import imports
+    from placements import imports
 
     currency = objs.workspace.currency
     csv = (

@@ -318,6 +318,14 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 from celery.schedules import crontab
 
 CELERY_BEAT_SCHEDULE = {
+    "communications-upkeep": {
+        "task": "communications.tasks.communications_upkeep_all",
+        "schedule": crontab(minute=20, hour="*"),  # hourly: fail messages stuck in the hand-off
+    },
+    "placements-upkeep": {
+        "task": "placements.tasks.placements_upkeep_all",
+        "schedule": crontab(minute=25, hour="*"),  # hourly: delete rejects files past retention
+    },
     "collections-upkeep": {
         "task": "debtors.tasks.collections_upkeep_all",
         "schedule": crontab(minute=15, hour="*"),  # hourly; each step is idempotent

@@ -17,7 +17,6 @@ from debtors.models import (
     LedgerEntry,
     Note,
     PaymentPlan,
-    PlacementImport,
     PromiseToPay,
     SettlementOffer,
 )
@@ -272,47 +271,3 @@ class TimelineOutput(serializers.ModelSerializer[DebtEvent]):
 
 
 # --- Placements --------------------------------------------------------------
-
-
-class PlacementInput(serializers.Serializer[Any]):
-    file = serializers.FileField()
-    client = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="Client reference used when a row has no client_ref",
-    )
-    strict = serializers.BooleanField(default=False)
-    header_map = serializers.JSONField(required=False, default=dict, help_text='{"our_column": "their_column", …}')
-
-
-class PlacementOutput(serializers.ModelSerializer[PlacementImport]):
-    progress = serializers.IntegerField(source="progress_percent", read_only=True)
-    rejects_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = PlacementImport
-        fields = [
-            "id",
-            "status",
-            "progress",
-            "file_name",
-            "strict",
-            "total_rows",
-            "processed_rows",
-            "created_count",
-            "updated_count",
-            "unchanged_count",
-            "rejected_count",
-            "error",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "rejects_url",
-        ]
-
-    def get_rejects_url(self, job: PlacementImport) -> str | None:
-        if not job.rejects_storage_name:
-            return None
-        return f"/api/v1/placements/{job.pk}/rejects.csv"

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_base import WorkspaceApiMixin
-from accounts.selectors import client_get, client_get_by_reference
+from accounts.selectors import client_get
 from accounts.services import client_default
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
@@ -33,7 +32,6 @@ from debtors.models import (
     LedgerEntry,
     Note,
     PaymentPlan,
-    PlacementImport,
     PromiseToPay,
     SettlementOffer,
 )
@@ -486,69 +484,3 @@ class TimelineApi(DebtScopedMixin, GenericAPIView[Any]):
 
 
 # --- Placements ------------------------------------------------------------------
-
-
-class PlacementCreateApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
-    tenant_model = PlacementImport
-    serializer_class = s.PlacementInput
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
-
-    @extend_schema(
-        summary="Upload a placement file (CSV); returns the import job",
-        request={"multipart/form-data": s.PlacementInput},
-        responses={202: s.PlacementOutput},
-    )
-    def post(self, request: Request) -> Response:
-        from debtors import imports
-
-        data = s.PlacementInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        client = self.client_scope
-        if v["client"]:
-            client = client_get_by_reference(workspace=self.workspace, reference=v["client"])
-            if client is None or (self.client_scope is not None and client.pk != self.client_scope.pk):
-                raise serializers.ValidationError({"client": ["No such client."]})
-        upload = v["file"]
-        try:
-            job = imports.placement_import_create(
-                workspace=self.workspace,
-                file_obj=upload,
-                file_name=upload.name,
-                client=client,
-                strict=v["strict"],
-                header_map=v["header_map"] or None,
-            )
-        except ValidationError:
-            raise
-        imports.placement_import_enqueue(job)
-        return Response(s.PlacementOutput(job).data, status=status.HTTP_202_ACCEPTED)
-
-
-class PlacementDetailApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
-    tenant_model = PlacementImport
-    serializer_class = s.PlacementOutput
-
-    def job(self, id: str) -> PlacementImport:
-        qs = PlacementImport.objects.for_workspace(self.workspace)
-        if self.client_scope is not None:
-            qs = qs.filter(client=self.client_scope)
-        job = qs.filter(pk=id).first()
-        if job is None:
-            raise Http404("No such import")
-        return job
-
-    @extend_schema(summary="An import job's status and progress", responses=s.PlacementOutput)
-    def get(self, request: Request, id: str) -> Response:
-        return Response(s.PlacementOutput(self.job(id)).data)
-
-
-class PlacementRejectsApi(PlacementDetailApi):
-    @extend_schema(
-        summary="Download the rejected rows as CSV (line number, reason, original values)",
-        responses={(200, "text/csv"): bytes},
-    )
-    def get(self, request: Request, id: str) -> FileResponse:  # type: ignore[override]
-        from debtors.imports import rejects_download
-
-        return rejects_download(self.job(id))  # type: ignore[no-any-return]

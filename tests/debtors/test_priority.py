@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from debtors.imports import placement_import_create, placement_import_execute
 from debtors.models import Debt, DebtStatus
 from debtors.services.priority import priorities_refresh, score
 from kernel.tenancy import workspace_context
+from placements.imports import placement_import_create, placement_import_execute
 from tests.conftest import login
 from tests.debtors.factories import make_debt
 

@@ -28,7 +28,7 @@ The rules this module enforces:
   transaction (balance == sum of the ledger), as ``debt_create`` does; a debtor
   under 18 puts the debt ON_HOLD. One audit event per import, not per row.
 * On PostgreSQL, rows are inserted through COPY into temporary staging tables and
-  set-based ``INSERT … SELECT`` (``debtors.imports_pg``); elsewhere with
+  set-based ``INSERT … SELECT`` (``placements.imports_pg``); elsewhere with
   ``bulk_create``. Everything before the insert is the same code.
 """
 
@@ -52,8 +52,9 @@ from django.utils import timezone
 
 from accounts.models import Client, Workspace
 from audit.services import audit_record
-from debtors.import_plan import ChunkPlanner
-from debtors.import_rows import (
+from kernel.tenancy import workspace_context
+from placements.import_plan import ChunkPlanner
+from placements.import_rows import (
     COLUMNS,
     _read_header,
     clean_header_map,
@@ -61,10 +62,9 @@ from debtors.import_rows import (
     on_postgres,
     parse_header_map,
 )
-from debtors.import_run import ImportRun, Progress
-from debtors.import_write import ChunkWriter
-from debtors.models import ImportStatus, PlacementImport
-from kernel.tenancy import workspace_context
+from placements.import_run import ImportRun, Progress
+from placements.import_write import ChunkWriter
+from placements.models import ImportStatus, PlacementImport
 
 # The steps live in their own modules (import_rows: reading and preparing rows;
 # import_plan: planning a chunk; import_write: writing it; import_run: running a
@@ -145,7 +145,7 @@ def placement_import_create(
 
 def placement_import_enqueue(job: PlacementImport) -> None:
     """Run the job on a worker once the transaction that created it commits."""
-    from debtors.tasks import placement_import_run
+    from placements.tasks import placement_import_run  # the task runs this module: imported when used
 
     workspace_id, import_id = job.workspace_id, str(job.pk)
     transaction.on_commit(lambda: placement_import_run.delay(workspace_id, import_id))
@@ -203,7 +203,7 @@ def _finish(run: ImportRun, status: str, error: str) -> PlacementImport:
     with workspace_context(workspace):
         run.seen.drop()
         if on_postgres():
-            from debtors.imports_pg import drop_staging
+            from placements.imports_pg import drop_staging
 
             drop_staging()
         run.save_job(

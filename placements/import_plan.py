@@ -1,5 +1,5 @@
 """Placement imports, step 2: planning a chunk — which rows are rejected, which
-debtors and debts are new, changed or unchanged (``debtors.imports`` has the rules)."""
+debtors and debts are new, changed or unchanged (``placements.imports`` has the rules)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
-from debtors.import_rows import (
-    ImportContext,
-    PlacementRow,
-    PreparedChunk,
-    Record,
-    SealedDebtor,
-    on_postgres,
-    prepare_chunk,
-    row_values,
-)
 from debtors.models import (
     Debt,
     Debtor,
@@ -31,6 +21,16 @@ from debtors.services.money import from_minor
 from kernel.crypto import keyring
 from kernel.crypto.fields import DecryptionError
 from kernel.models import uuid7
+from placements.import_rows import (
+    ImportContext,
+    PlacementRow,
+    PreparedChunk,
+    Record,
+    SealedDebtor,
+    on_postgres,
+    prepare_chunk,
+    row_values,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class SeenKeys:
         if not keys:
             return
         if on_postgres():
-            from debtors.imports_pg import copy_rows
+            from placements.imports_pg import copy_rows
 
             copy_rows(self.TABLE, ["k", "line"], keys.items())
             return

@@ -19,8 +19,13 @@ from django.db.models import Sum
 
 from accounts.models import Client
 from audit.models import AuditEvent
-from debtors import imports
-from debtors.imports import (
+from debtors.models import Debt, DebtEvent, Debtor, DebtStatus, LedgerEntry
+from debtors.selectors import exact_search_filter
+from debtors.services.debtors import DebtorInput, debtor_create
+from debtors.services.debts import DebtInput, debt_create
+from kernel.tenancy import workspace_context
+from placements import imports
+from placements.imports import (
     COLUMNS,
     generate_placements_csv,
     placement_import_create,
@@ -28,11 +33,7 @@ from debtors.imports import (
     placement_import_execute,
     placement_import_rejects,
 )
-from debtors.models import Debt, DebtEvent, Debtor, DebtStatus, LedgerEntry, PlacementImport
-from debtors.selectors import exact_search_filter
-from debtors.services.debtors import DebtorInput, debtor_create
-from debtors.services.debts import DebtInput, debt_create
-from kernel.tenancy import workspace_context
+from placements.models import PlacementImport
 
 HEADER = ",".join(COLUMNS)
 GOOD = [
@@ -474,7 +475,7 @@ def test_rejects_files_are_deleted_after_the_retention_period(world, settings):
 
     from django.utils import timezone
 
-    from debtors.imports import placement_rejects_purge
+    from placements.imports import placement_rejects_purge
     from tests.conftest import api, login
 
     settings.PLACEMENT_REJECTS_RETENTION_DAYS = 30

@@ -21,6 +21,6 @@ def init(state: bytes) -> None:
 
 
 def prepare(records: list[tuple[int, list[str]]], seal: bool) -> Any:
-    from debtors.import_rows import prepare_chunk
+    from placements.import_rows import prepare_chunk
 
     return prepare_chunk(_state["ctx"], _state["maker"] if seal else None, records)

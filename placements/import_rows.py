@@ -36,13 +36,13 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 
 from accounts.models import Client, Workspace
-from debtors import import_worker
 from debtors.models import Debtor
 from debtors.services.debtors import DebtorInput, clean_debtor_input
 from debtors.services.money import MoneyError, exponent, to_minor
 from kernel.crypto.fields import Ciphertext, EncryptedField, seal_new_row, sealed_columns
 from kernel.crypto.keyring import SubjectKeyMaker
 from kernel.models import uuid7
+from placements import import_worker
 
 logger = logging.getLogger(__name__)
 

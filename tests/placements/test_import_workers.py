@@ -1,4 +1,4 @@
-"""Placement imports with worker processes (``debtors.import_rows.RowPool``): rows are
+"""Placement imports with worker processes (``placements.import_rows.RowPool``): rows are
 validated and sealed in other processes, and the outcome is the same as in-process."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection
 
 from accounts.services import client_create
-from debtors import imports
-from debtors.imports import generate_placements_csv, placement_import_create, placement_import_execute
 from debtors.models import Debt, Debtor, LedgerEntry
 from kernel.tenancy import workspace_context
+from placements import imports
+from placements.imports import generate_placements_csv, placement_import_create, placement_import_execute
 
 pytestmark = pytest.mark.usefixtures("private_storage")
 
@@ -77,7 +77,7 @@ def test_worker_processes_import_exactly_what_one_process_does(world, settings, 
 
 
 def test_small_files_are_prepared_in_process(settings):
-    from debtors.import_rows import default_workers
+    from placements.import_rows import default_workers
 
     settings.PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = 20_000
     settings.PLACEMENT_IMPORT_WORKERS = 4

@@ -10,15 +10,15 @@ from tqdm import tqdm
 
 from accounts.models import Workspace
 from accounts.selectors import client_get_by_reference
-from debtors.imports import (
+from kernel.context import request_info
+from kernel.tenancy import workspace_context
+from placements.imports import (
     COLUMNS,
     parse_header_map,
     placement_import_create,
     placement_import_execute,
     placement_import_rejects,
 )
-from kernel.context import request_info
-from kernel.tenancy import workspace_context
 
 SHOW_REJECTS = 50
 

@@ -1,5 +1,5 @@
 """Placement imports, the run: one execution of a claimed job — counting, then
-preparing, planning and writing chunk after chunk (``debtors.imports`` has the rules)."""
+preparing, planning and writing chunk after chunk (``placements.imports`` has the rules)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from django.utils import timezone
 
 from accounts.jurisdictions import profile_for
 from accounts.models import Client, Workspace
-from debtors.import_plan import ChunkPlan, ChunkPlanner, SeenKeys
-from debtors.import_rows import (
+from kernel.crypto import keyring
+from kernel.tenancy import workspace_context
+from placements.import_plan import ChunkPlan, ChunkPlanner, SeenKeys
+from placements.import_rows import (
     ImportContext,
     PreparedChunk,
     Record,
@@ -32,10 +34,8 @@ from debtors.import_rows import (
     header_positions,
     on_postgres,
 )
-from debtors.import_write import ChunkWriter
-from debtors.models import PlacementImport
-from kernel.crypto import keyring
-from kernel.tenancy import workspace_context
+from placements.import_write import ChunkWriter
+from placements.models import PlacementImport
 
 logger = logging.getLogger(__name__)
 

@@ -9,13 +9,6 @@ from typing import Any
 from django.db.models import Model
 from django.utils import timezone
 
-from debtors.import_plan import DIGESTED, ChunkPlan, DebtorState, NewDebt
-from debtors.import_rows import (
-    SEALED_COLUMNS,
-    ImportContext,
-    on_postgres,
-    seal_debtor,
-)
 from debtors.models import (
     Debt,
     DebtEvent,
@@ -30,6 +23,13 @@ from debtors.services.priority import score as priority_score
 from kernel.crypto import keyring
 from kernel.crypto.keyring import SubjectKeyMaker
 from kernel.models import SubjectKey, uuid7
+from placements.import_plan import DIGESTED, ChunkPlan, DebtorState, NewDebt
+from placements.import_rows import (
+    SEALED_COLUMNS,
+    ImportContext,
+    on_postgres,
+    seal_debtor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, 
     if not rows:
         return
     if on_postgres():
-        from debtors.imports_pg import copy_insert
+        from placements.imports_pg import copy_insert
 
         copy_insert(model, columns, rows)
     else:
