@@ -4,9 +4,9 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import audit_views
 from accounts import views as account_views
 from accounts.api_base import WorkspaceApi
-from audit import views as audit_views
 from collectpro import privacy_views
 from communications import api as communications_api
 from communications import delivery_views as comms_delivery
@@ -16,13 +16,13 @@ from consent import api as consent_api
 from consent import public_views as consent_public
 from consent import views as consent_views
 from consent import workspace_views as consent_workspace
-from debtors import dashboard_views
 from debtors import views as debtor_views
 from payments import pages as payment_pages
 from payments import views as payment_views
 from payments.api import PaymentLinkCreateApi, RemittanceApi
 from payments.webhooks import stripe_webhook
 from placements import views as placement_views
+from reporting import views as dashboard_views
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

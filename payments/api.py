@@ -15,7 +15,7 @@ from debtors import selectors
 from debtors.api.fields import MoneyField
 from payments import services
 from payments.models import PaymentLink
-from payments.remittance import remittance_statement
+from reporting.remittance import remittance_statement
 
 
 class PaymentLinkInput(serializers.Serializer[Any]):

@@ -33,7 +33,6 @@ from communications.models import MessageTemplate
 from communications.services import communication_send
 from consent.services import ContactRefused
 from debtors import selectors
-from debtors.dashboard import format_bps
 from debtors.models import NOT_COLLECTABLE, Debt
 from debtors.services.money import MoneyError, from_minor, to_minor
 from kernel.csv_stream import csv_line_writer
@@ -42,7 +41,8 @@ from payments import services
 from payments.models import LinkPurpose, LinkStatus, PaymentLink, ReconciliationException, ReconciliationRun
 from payments.qr import SVG_CONTENT_TYPE, qr_svg
 from payments.reconciliation import reconciliation_run
-from payments.remittance import remittance_statement
+from reporting.dashboard import format_bps
+from reporting.remittance import remittance_statement
 
 LINKS_SHOWN = 20
 RUNS_SHOWN = 30

@@ -5,3 +5,9 @@ class ReportingConfig(AppConfig):
     """The dashboard, charts, client portal figures and remittance figures: reads only."""
 
     name = "reporting"
+
+    def ready(self) -> None:
+        from debtors.signals import ledger_changed
+        from reporting.dashboard import on_ledger_changed
+
+        ledger_changed.connect(on_ledger_changed, dispatch_uid="reporting_figures_changed")

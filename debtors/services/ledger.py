@@ -19,6 +19,7 @@ from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, DebtEvent, DebtStatus, EntryKind, LedgerEntry
 from debtors.services.money import from_minor
 from debtors.services.priority import rescore
+from debtors.signals import ledger_changed
 
 # The sign each kind must have.
 POSITIVE = {EntryKind.CHARGE, EntryKind.INTEREST, EntryKind.FEE, EntryKind.REFUND}
@@ -96,10 +97,8 @@ def entry_post(
             obj=entry,
             actor=actor,
         )
-        from debtors.dashboard import figures_changed
-
         workspace_id = debt.workspace_id
-        transaction.on_commit(lambda: figures_changed(workspace_id))
+        transaction.on_commit(lambda: ledger_changed.send(sender=LedgerEntry, workspace_id=workspace_id))
         audit_record(
             action=f"ledger.{kind}",
             workspace=debt.workspace_id,

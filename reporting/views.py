@@ -1,5 +1,5 @@
-"""The workspace dashboard and the client portal (figures from ``debtors.dashboard``,
-charts from ``debtors.charts``)."""
+"""The workspace dashboard and the client portal (figures from ``reporting.dashboard``,
+charts from ``reporting.charts``)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from accounts.models import Client, Membership, Workspace
 from accounts.roles import can
 from accounts.selectors import client_get, clients_list
 from audit.services import audit_record
-from debtors import dashboard as figures
-from debtors.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
-from debtors.dashboard import format_bps, money, rate_bps
 from kernel.csv_stream import csv_line_writer
 from kernel.tenancy import workspace_context
 from kernel.tenancy.decorators import workspace_view
+from reporting import dashboard as figures
+from reporting.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
+from reporting.dashboard import format_bps, money, rate_bps
 
 STATEMENT_DOWNLOADED = "statement.downloaded"
 STATEMENT_HEADER = ["date", "debt_reference", "kind", "amount", "commission", "net", "currency"]

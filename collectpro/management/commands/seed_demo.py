@@ -7,7 +7,9 @@ from django.db import transaction
 
 from accounts.models import User, Workspace
 from accounts.roles import Role
+from accounts.selectors import client_get_by_reference, membership_for
 from accounts.services import client_create, membership_add, workspace_create
+from collectpro.demo_seed import seed_portfolio
 from kernel.context import request_info
 from kernel.tenancy import workspace_context
 
@@ -55,8 +57,6 @@ class Command(BaseCommand):
             for spec in WORKSPACES:
                 self._seed(spec, password)
             if opts["accounts"]:
-                from debtors.demo_seed import seed_portfolio
-
                 for n, spec in enumerate(WORKSPACES):
                     ws = Workspace.objects.get(slug=spec["slug"])
                     count = opts["accounts"] if n == 0 else max(1, opts["accounts"] * 3 // 5)
@@ -95,14 +95,10 @@ class Command(BaseCommand):
                 )
                 if not ws_has_member(ws, user):
                     membership_add(workspace=ws, user=user, role=role)
-            from accounts.selectors import client_get_by_reference
-
             for name, ref, bps in spec["clients"]:
                 if client_get_by_reference(workspace=ws, reference=ref) is None:
                     client_create(workspace=ws, name=name, reference=ref, commission_rate_bps=bps)
 
 
 def ws_has_member(ws: Workspace, user: User) -> bool:
-    from accounts.selectors import membership_for
-
     return membership_for(workspace=ws, user=user) is not None

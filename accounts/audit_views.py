@@ -1,3 +1,5 @@
+"""The workspace's audit log page and its re-verifiable CSV export (the trail itself is the audit app's)."""
+
 from __future__ import annotations
 
 import json
@@ -13,6 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.models import Membership, Workspace
+from accounts.selectors import members_list
 from audit import actions
 from audit.models import AuditEvent
 from audit.selectors import audit_events_for_workspace
@@ -65,8 +68,6 @@ def _action_names(workspace: Workspace) -> list[str]:
 
 
 def _members(workspace: Workspace) -> QuerySet[Membership]:
-    from accounts.selectors import members_list
-
     return members_list(workspace=workspace)
 
 

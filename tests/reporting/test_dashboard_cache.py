@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.core.cache import cache
 
 from accounts.roles import Role
-from debtors import dashboard
 from debtors.services.ledger import payment_record
 from kernel.tenancy import workspace_context
+from reporting import dashboard
 from tests.conftest import add_member, login
 from tests.debtors.factories import make_debt
 
@@ -43,7 +43,7 @@ def test_large_workspace_serves_cached_figures_and_the_warm_task_refreshes_them(
     # Page views answer from the cache (no aggregate in the request)...
     assert _collected(owner) == "0.00" and _collected(mgr) == "0.00"
     # ...until the beat task recomputes; everyone who sees the whole workspace shares it.
-    from debtors.tasks import dashboard_warm
+    from reporting.tasks import dashboard_warm
 
     assert dashboard_warm(world.a.pk) == 7
     assert _collected(owner) == "500.00" and _collected(mgr) == "500.00"

@@ -160,6 +160,11 @@ def figures_changed(workspace_id: int) -> None:
     cache.set(f"dashboard-gen:w{workspace_id}", time_ns(), None)
 
 
+def on_ledger_changed(sender: Any, *, workspace_id: int, **kwargs: Any) -> None:
+    """Receiver of ``debtors.signals.ledger_changed``."""
+    figures_changed(workspace_id)
+
+
 def _cached(
     name: str, workspace: Workspace, membership: Membership, today: date, compute: Callable[[], T], extra: str = ""
 ) -> T:

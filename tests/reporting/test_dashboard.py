@@ -19,14 +19,14 @@ from accounts.roles import Role
 from accounts.selectors import clients_list, membership_for
 from accounts.services import client_create, membership_add
 from audit.models import AuditEvent
-from debtors import dashboard
-from debtors.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
 from debtors.models import Debt, LedgerEntry
 from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_assign, debt_create
 from debtors.services.ledger import entry_reverse, payment_record
 from debtors.services.promises import promise_create, promises_evaluate
 from kernel.tenancy import workspace_context
+from reporting import dashboard
+from reporting.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
 from tests.conftest import PASSWORD, add_member, login
 
 

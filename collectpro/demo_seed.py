@@ -4,6 +4,7 @@ so the queue, debt pages and dashboard look alive. Goes through the real service
 
 from __future__ import annotations
 
+import csv
 import io
 import random
 import zoneinfo
@@ -16,9 +17,9 @@ from django.utils import timezone
 
 from accounts.models import Membership, Workspace
 from accounts.roles import Role
+from collectpro.demo import demo_rows
 from communications.log import communication_log
 from consent.services import ContactRefused
-from debtors.demo import demo_rows
 from debtors.models import Debt, DebtEvent, LedgerEntry
 from debtors.services.debts import debt_assign, debt_change_status
 from debtors.services.disputes import dispute_open
@@ -27,6 +28,7 @@ from debtors.services.plans import plan_create
 from debtors.services.promises import promise_create
 from debtors.services.records import note_add
 from kernel.tenancy import workspace_context
+from placements.imports import placement_import_create, placement_import_execute
 
 NOTES = [
     "Debtor asked for a call back after salary day.",
@@ -59,14 +61,11 @@ def seed_portfolio(
 ) -> int:
     """Import ``count`` placements and give them history. Returns debts created
     (0 if the workspace already has debts: seeding is idempotent)."""
-    from placements.imports import placement_import_create, placement_import_execute
-
     with workspace_context(workspace):
         if Debt.objects.exists():
             return 0
     rows = list(demo_rows(jurisdiction=workspace.jurisdiction, client_refs=client_refs, count=count, seed=seed))
     buffer = io.StringIO()
-    import csv
 
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
