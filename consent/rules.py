@@ -133,14 +133,24 @@ def _contacts(debt: Debt, channel: str, since: datetime, until: datetime) -> Any
     return _contact_history(debt, channel, since, until)
 
 
-def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
-    """May we contact this debt's debtor on ``channel`` at ``at`` (aware datetime)?"""
-    rules = effective_rules(debt.workspace)
-    local = at.astimezone(debtor_zone(debt))
-    reasons: list[Reason] = []
-    debtor = debt.debtor
+@dataclass(frozen=True)
+class Asked:
+    """One question put to the rules: this debt, this channel, this moment."""
 
-    # Who the debtor is, and where the debt stands.
+    debt: Debt
+    channel: str
+    at: datetime
+    local: datetime  # ``at`` on the debtor's clock
+    rules: EffectiveRules
+
+
+# A rule looks at one question and returns the reasons it refuses (none: it allows).
+Rule = Callable[[Asked], list[Reason]]
+
+
+def rule_who_the_debtor_is(asked: Asked) -> list[Reason]:
+    debtor = asked.debt.debtor
+    reasons = []
     if debtor.is_minor:
         reasons.append(Reason("minor", "The debtor is flagged under 18 and held out of collection until reviewed."))
     if debtor.is_deceased:
@@ -151,6 +161,22 @@ def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
         reasons.append(
             Reason("restricted", "Processing of the debtor's data is restricted (rights request).", "GDPR Art. 18")
         )
+    return reasons
+
+
+_NOT_COLLECTABLE = (
+    DebtStatus.ON_HOLD,
+    DebtStatus.CLOSED,
+    DebtStatus.RECALLED,
+    DebtStatus.PAID,
+    DebtStatus.SETTLED,
+    DebtStatus.WRITTEN_OFF,
+)
+
+
+def rule_where_the_debt_stands(asked: Asked) -> list[Reason]:
+    debt = asked.debt
+    reasons = []
     if getattr(debt, "legal_hold", False):
         reasons.append(Reason("legal_hold", "The debt is under a legal hold."))
     if debt.status == DebtStatus.DISPUTED:
@@ -161,87 +187,126 @@ def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
                 "12 CFR 1006.38",
             )
         )
-    elif debt.status in (
-        DebtStatus.ON_HOLD,
-        DebtStatus.CLOSED,
-        DebtStatus.RECALLED,
-        DebtStatus.PAID,
-        DebtStatus.SETTLED,
-        DebtStatus.WRITTEN_OFF,
-    ):
+    elif debt.status in _NOT_COLLECTABLE:
         reasons.append(Reason("not_collectable", f"The debt is {debt.get_status_display().lower()}."))
+    return reasons
 
-    # What the debtor has asked for.
-    subject = str(debtor.pk)
-    if (
-        consent_state(
-            workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=Purpose.ALL_CONTACT
+
+def rule_what_the_debtor_asked(asked: Asked) -> list[Reason]:
+    """Cease-communication requests and per-channel opt-outs (the latest consent record wins)."""
+    debt, channel = asked.debt, asked.channel
+    subject = str(debt.debtor_id)
+
+    def withdrawn(purpose: str) -> bool:
+        state = consent_state(
+            workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=purpose
         )
-        == ConsentAction.WITHDRAW
-    ):
+        return state == ConsentAction.WITHDRAW
+
+    reasons = []
+    if withdrawn(Purpose.ALL_CONTACT):
         reasons.append(
             Reason("cease_communication", "The debtor asked us to stop all communication.", "12 CFR 1006.6(c)")
         )
     purpose = CHANNEL_PURPOSE.get(channel)
-    if (
-        purpose
-        and consent_state(workspace_id=debt.workspace_id, subject_type="debtor", subject_id=subject, purpose=purpose)
-        == ConsentAction.WITHDRAW
-    ):
+    if purpose and withdrawn(purpose):
         reasons.append(Reason("opted_out", f"The debtor opted out of {channel}.", "12 CFR 1006.14(h)"))
+    return reasons
+
+
+def rule_contact_on_file(asked: Asked) -> list[Reason]:
+    debtor, channel = asked.debt.debtor, asked.channel
     if channel == "email" and not debtor.email:
-        reasons.append(Reason("no_address", "No email address on file."))
+        return [Reason("no_address", "No email address on file.")]
     if channel in ("sms", "call", "whatsapp") and not debtor.phone:
-        reasons.append(Reason("no_number", "No phone number on file."))
+        return [Reason("no_number", "No phone number on file.")]
+    return []
 
-    # When: the debtor's local clock and calendar (letters aren't time-bound).
-    if channel != "letter":
-        if not (rules.start <= local.time() < rules.end):
-            reasons.append(
-                Reason(
-                    "outside_hours",
-                    f"It is {local:%H:%M} for the debtor ({local.tzinfo}); contact is allowed {rules.start:%H:%M}–{rules.end:%H:%M}.",
-                    rules.hours_source,
-                )
-            )
-        if not rules.allow_weekends and local.weekday() >= 5:
-            reasons.append(
-                Reason("weekend", "The workspace does not contact debtors at weekends.", "workspace contact policy")
-            )
-        if local.date() in rules.blackout_dates:
-            reasons.append(Reason("blackout", f"{local.date()} is a blackout date.", "workspace contact policy"))
 
-    # How often.
-    cap = rules.caps.get(channel)
-    week_ago = at - timedelta(days=7)
-    if cap is not None:
-        made = _contacts(debt, channel, week_ago, at).count()
-        if made >= cap:
-            reasons.append(
-                Reason(
-                    "frequency_cap",
-                    f"{made} {channel} attempts in the last 7 days (limit {cap}).",
-                    rules.cap_source if channel == CALL else "workspace contact policy",
-                )
+def rule_the_debtors_clock(asked: Asked) -> list[Reason]:
+    """Contact hours, weekends and blackout dates on the debtor's local calendar
+    (letters are not time-bound)."""
+    if asked.channel == "letter":
+        return []
+    local, rules = asked.local, asked.rules
+    reasons = []
+    if not (rules.start <= local.time() < rules.end):
+        reasons.append(
+            Reason(
+                "outside_hours",
+                f"It is {local:%H:%M} for the debtor ({local.tzinfo}); contact is allowed {rules.start:%H:%M}–{rules.end:%H:%M}.",
+                rules.hours_source,
             )
-    if channel == CALL and rules.reg_f:
-        # No call within 7 days after a telephone conversation; the conversation day is day 1.
-        quiet_from = datetime.combine(
-            local.date() - timedelta(days=REG_F_QUIET_DAYS - 1), time.min, tzinfo=local.tzinfo
         )
-        talked = (
-            _contacts(debt, CALL, quiet_from, at)
-            .filter(Q(outcome__in=CONVERSATION_OUTCOMES))
-            .order_by("-occurred_at")
-            .first()
+    if not rules.allow_weekends and local.weekday() >= 5:
+        reasons.append(
+            Reason("weekend", "The workspace does not contact debtors at weekends.", "workspace contact policy")
         )
-        if talked is not None:
-            day1 = talked.occurred_at.astimezone(local.tzinfo).date()
-            reasons.append(
-                Reason(
-                    "recent_conversation",
-                    f"A telephone conversation took place on {day1}; no calls until {day1 + timedelta(days=REG_F_QUIET_DAYS)}.",
-                    "12 CFR 1006.14(b)(2)(ii)",
-                )
-            )
+    if local.date() in rules.blackout_dates:
+        reasons.append(Reason("blackout", f"{local.date()} is a blackout date.", "workspace contact policy"))
+    return reasons
+
+
+def rule_frequency_cap(asked: Asked) -> list[Reason]:
+    """At most ``cap`` contacts on the channel in the last 7 days (profile or workspace, the stricter)."""
+    cap = asked.rules.caps.get(asked.channel)
+    if cap is None:
+        return []
+    made = _contacts(asked.debt, asked.channel, asked.at - timedelta(days=7), asked.at).count()
+    if made < cap:
+        return []
+    source = asked.rules.cap_source if asked.channel == CALL else "workspace contact policy"
+    return [Reason("frequency_cap", f"{made} {asked.channel} attempts in the last 7 days (limit {cap}).", source)]
+
+
+def rule_quiet_after_a_conversation(asked: Asked) -> list[Reason]:
+    """Reg F: no call within 7 days after a telephone conversation; the conversation day is day 1."""
+    if asked.channel != CALL or not asked.rules.reg_f:
+        return []
+    local = asked.local
+    quiet_from = datetime.combine(local.date() - timedelta(days=REG_F_QUIET_DAYS - 1), time.min, tzinfo=local.tzinfo)
+    talked = (
+        _contacts(asked.debt, CALL, quiet_from, asked.at)
+        .filter(Q(outcome__in=CONVERSATION_OUTCOMES))
+        .order_by("-occurred_at")
+        .first()
+    )
+    if talked is None:
+        return []
+    day1 = talked.occurred_at.astimezone(local.tzinfo).date()
+    return [
+        Reason(
+            "recent_conversation",
+            f"A telephone conversation took place on {day1}; no calls until {day1 + timedelta(days=REG_F_QUIET_DAYS)}.",
+            "12 CFR 1006.14(b)(2)(ii)",
+        )
+    ]
+
+
+# Asked in this order, so the reasons read from who and what to when and how often.
+RULES: tuple[Rule, ...] = (
+    rule_who_the_debtor_is,
+    rule_where_the_debt_stands,
+    rule_what_the_debtor_asked,
+    rule_contact_on_file,
+    rule_the_debtors_clock,
+    rule_frequency_cap,
+    rule_quiet_after_a_conversation,
+)
+# Rules that apps above this one add in their AppConfig.ready() (a legal hold, a
+# restriction of processing…), asked after the built-in ones.
+_registered_rules: list[Rule] = []
+
+
+def register_contact_rule(rule: Rule) -> None:
+    if rule not in _registered_rules:
+        _registered_rules.append(rule)
+
+
+def can_contact(debt: Debt, channel: str, at: datetime) -> Decision:
+    """May we contact this debt's debtor on ``channel`` at ``at`` (aware datetime)?
+    Every rule is asked, so the decision carries every reason, not just the first."""
+    local = at.astimezone(debtor_zone(debt))
+    asked = Asked(debt=debt, channel=channel, at=at, local=local, rules=effective_rules(debt.workspace))
+    reasons = [reason for rule in (*RULES, *_registered_rules) for reason in rule(asked)]
     return Decision(allowed=not reasons, channel=channel, local_time=local, reasons=reasons)
