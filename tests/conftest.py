@@ -42,8 +42,11 @@ def _fresh_key_caches() -> Iterator[None]:
     reset_key_caches()
 
 
-@pytest.fixture
-def world(db: None) -> World:
+def build_world() -> World:
+    """Two workspaces (Acme in India, Globex in the US), their owners Alice and Bob,
+    Charlie who belongs to neither, a client and an API key in each. Built through
+    the services, as a user would; the ``world`` fixture and the browser tests'
+    ``browser_world`` share it."""
     a = workspace_create(
         slug="acme",
         name="Acme Collections",
@@ -64,6 +67,11 @@ def world(db: None) -> World:
         client_create(workspace=b, name="Lone Star CU", reference="LSCU")
         key_b = api_key_create(workspace=b, name="B integration").secret
     return World(a, b, alice, bob, charlie, key_a, key_b)
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return build_world()
 
 
 def add_member(workspace: Workspace, email: str, role: str = Role.AGENT) -> User:

@@ -28,10 +28,7 @@ from django.core.cache import cache
 from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from accounts.models import User
-from accounts.services import api_key_create, client_create, workspace_create
-from kernel.tenancy import workspace_context
-from tests.conftest import PASSWORD, World
+from tests.conftest import World, build_world
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -110,23 +107,4 @@ def browser_world(transactional_db: None) -> World:
     # allauth's rate limits and used-TOTP-code markers live in the (process-wide)
     # cache, which the live server shares with the test; start each test clean.
     cache.clear()
-    a = workspace_create(
-        slug="acme",
-        name="Acme Collections",
-        owner_email="alice@example.com",
-        owner_password=PASSWORD,
-        jurisdiction="IN",
-    )
-    b = workspace_create(
-        slug="globex", name="Globex Recovery", owner_email="bob@example.com", owner_password=PASSWORD, jurisdiction="US"
-    )
-    alice = User.objects.get(email="alice@example.com")
-    bob = User.objects.get(email="bob@example.com")
-    charlie = User.objects.create_user(email="charlie@example.com", password=PASSWORD)
-    with workspace_context(a):
-        client_create(workspace=a, name="Sahyadri Bank", reference="SAHYADRI", commission_rate_bps=1500)
-        key_a = api_key_create(workspace=a, name="A integration").secret
-    with workspace_context(b):
-        client_create(workspace=b, name="Lone Star CU", reference="LSCU")
-        key_b = api_key_create(workspace=b, name="B integration").secret
-    return World(a, b, alice, bob, charlie, key_a, key_b)
+    return build_world()
