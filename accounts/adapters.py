@@ -4,6 +4,11 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts.selectors import invitation_by_token
+from accounts.services import sha256_hex
+from kernel.tenancy.context import db_scope
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -11,10 +16,6 @@ class AccountAdapter(DefaultAccountAdapter):
     session, and only then is the signup form open."""
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        from accounts.selectors import invitation_by_token
-        from accounts.services import sha256_hex
-        from kernel.tenancy.context import db_scope
-
         token = request.session.get("invitation_token")
         if not token:
             return False
@@ -25,8 +26,6 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
         token = request.session.get("invitation_token")
         if token:
-            from django.urls import reverse
-
             return reverse("invitation_accept", args=[token])
         return super().get_signup_redirect_url(request)
 

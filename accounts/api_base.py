@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey, Workspace
+from accounts.models import ApiKey, Client, Workspace
 
 
 class WorkspaceApiMixin:
@@ -33,8 +33,6 @@ class WorkspaceApiMixin:
         if self.api_key.client_id is None:
             return None
         if not hasattr(self, "_client_scope"):
-            from accounts.models import Client
-
             client = Client.objects.for_workspace(self.workspace).filter(pk=self.api_key.client_id).first()
             if client is None:
                 raise PermissionDenied("This key's client no longer exists.")

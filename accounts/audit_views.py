@@ -19,7 +19,7 @@ from accounts.selectors import members_list
 from audit import actions
 from audit.models import AuditEvent
 from audit.selectors import audit_events_for_workspace
-from audit.services import audit_record
+from audit.services import export_record
 from kernel.csv_stream import csv_line_writer
 from kernel.tenancy.decorators import workspace_view
 
@@ -92,7 +92,7 @@ def audit_export(request: HttpRequest, workspace: Workspace, membership: Members
     form = AuditFilterForm(request.GET or None, members=members, action_names=_action_names(workspace))
     # Materialise ids inside the request transaction (the stream runs after it ends).
     events = list(_filtered(workspace, form)[:100_000])
-    audit_record(action=actions.AUDIT_EXPORTED, workspace=workspace, metadata={"rows": len(events)})
+    export_record(action=actions.AUDIT_EXPORTED, workspace=workspace, metadata={"rows": len(events)})
 
     def rows() -> Iterator[str]:
         writer = csv_line_writer()

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.roles import PERMISSIONS, can
+from accounts.selectors import memberships_for_user
 
 _SECTIONS = {
     "dashboard": "dashboard",
@@ -31,8 +32,6 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     memberships: list[Any] = []
     if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
-        from accounts.selectors import memberships_for_user
-
         memberships = list(memberships_for_user(user=user))
     match = getattr(request, "resolver_match", None)
     return {

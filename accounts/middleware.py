@@ -8,6 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 
+from accounts.models import Workspace
+from accounts.selectors import api_key_by_secret, membership_for, workspace_get_by_slug
+from accounts.services import sha256_hex
 from kernel.context import update_request_info
 from kernel.tenancy.context import db_scope, workspace_context
 
@@ -43,9 +46,6 @@ class TenancyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from accounts.selectors import api_key_by_secret
-        from accounts.services import sha256_hex
-
         user = getattr(request, "user", None)
         user_id = user.pk if user is not None and user.is_authenticated else None
         if user_id is not None:
@@ -76,8 +76,6 @@ class TenancyMiddleware:
         return self._workspace_request(request, slug, user_id)
 
     def _admin_request(self, request: HttpRequest, user_id: int) -> HttpResponse:
-        from accounts.models import Workspace
-
         ws_id = request.session.get("admin_workspace_id")
         workspace = Workspace.objects.filter(pk=ws_id).first() if ws_id else None
         if workspace is None:
@@ -96,8 +94,6 @@ class TenancyMiddleware:
         return match.kwargs.get(WORKSPACE_KWARG)
 
     def _workspace_request(self, request: HttpRequest, slug: str, user_id: int | None) -> HttpResponse:
-        from accounts.selectors import membership_for, workspace_get_by_slug
-
         if user_id is None:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         workspace = workspace_get_by_slug(slug=slug)

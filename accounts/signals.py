@@ -15,6 +15,9 @@ from allauth.mfa import signals as mfa_signals
 from axes.signals import user_locked_out
 from django.contrib.auth import signals as auth_signals
 
+from accounts.lockout import axes_username
+from accounts.models import User
+from accounts.selectors import memberships_for_user
 from audit import actions
 from audit.services import audit_record
 from kernel.context import request_info
@@ -22,8 +25,6 @@ from kernel.tenancy.context import db_scope, no_workspace, workspace_context
 
 
 def record_user_event(user: Any, action: str, metadata: dict[str, Any] | None = None) -> None:
-    from accounts.selectors import memberships_for_user
-
     if user is None or getattr(user, "pk", None) is None:
         with no_workspace(), db_scope(user_id=None):
             audit_record(action=action, workspace=None, metadata=metadata)
@@ -55,17 +56,12 @@ def _logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    from accounts.lockout import axes_username
-    from accounts.models import User
-
     username = axes_username(request, credentials)
     user = User.objects.filter(email=username).first() if username else None
     record_user_event(user, actions.LOGIN_FAILED, {"known_account": user is not None})
 
 
 def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
-    from accounts.models import User
-
     user = User.objects.filter(email=(username or "").lower()).first() if username else None
     record_user_event(user, actions.LOCKOUT, {"known_account": user is not None})
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 
+from accounts.signals import record_user_event
 from audit import actions
 
 
@@ -11,8 +12,6 @@ class UserSessionsAdapter(DefaultUserSessionsAdapter):
     """'Sign out everywhere else' ends the sessions and records it."""
 
     def end_sessions(self, sessions: Any) -> None:
-        from accounts.signals import record_user_event
-
         sessions = list(sessions)
         super().end_sessions(sessions)
         if sessions:

@@ -13,6 +13,7 @@ from accounts.forms import ApiKeyForm, InviteForm, RoleForm, WorkspaceSettingsFo
 from accounts.models import Membership, User, Workspace
 from accounts.roles import PERMISSIONS, ROLE_PERMISSIONS, Role, can
 from accounts.selectors import client_get, clients_list
+from kernel.tenancy.context import db_scope, workspace_context
 from kernel.tenancy.decorators import workspace_view
 
 
@@ -192,8 +193,6 @@ def mfa_required(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    from kernel.tenancy.context import db_scope, workspace_context
-
     with db_scope(invitation_hash=services.sha256_hex(token)):
         invitation = selectors.invitation_by_token(token=token)
     if invitation is None or not invitation.is_pending:

@@ -1,7 +1,8 @@
 """Writing the audit trail. Call ``audit_record`` inside the service's transaction.
 
 ``record_personal_data_access`` is the one helper every feature calls when a
-person's data is revealed, exported or downloaded.
+person's data is revealed, exported or downloaded; ``export_record`` is the one a
+view calls when it streams a workspace's data (a CSV, a statement) out.
 """
 
 from __future__ import annotations
@@ -130,3 +131,21 @@ def record_personal_data_access(
         obj=subject,
         metadata={"fields": sorted(fields), "purpose": purpose},
     )
+
+
+def export_record(
+    *,
+    action: str,
+    workspace: Any,
+    obj: models.Model | None = None,
+    metadata: dict[str, Any] | None = None,
+    actor_user_id: int | None = None,
+) -> AuditEvent:
+    """Record that a workspace's data left CollectPro as an export or download.
+    An export writes nothing else, so this event is its whole trace: record it
+    before the first byte is sent. ``metadata`` holds counts, periods and filter
+    names, never values; a person's own data goes through
+    ``record_personal_data_access`` instead."""
+    if workspace is None:
+        raise ValueError("an export belongs to a workspace")
+    return audit_record(action=action, workspace=workspace, obj=obj, metadata=metadata, actor_user_id=actor_user_id)

@@ -115,7 +115,7 @@ def copy_file(path: Path, table: str) -> tuple[int, float]:
     from django.db import connection, transaction
     from psycopg import sql
 
-    from placements.import_rows import COLUMNS  # the file's documented columns
+    from placements.import_header import COLUMNS
 
     ident = sql.Identifier(table)
     columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in COLUMNS)

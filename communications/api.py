@@ -83,7 +83,7 @@ class CommunicationApi(SubResourceApi):
 
     model, output, input = Communication, CommunicationOutput, CommunicationInput
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         if v["direction"] == "outbound" and v["channel"] in ("email", "sms", "whatsapp") and v.get("template"):
             return communication_send(debt=debt, channel=v["channel"], template_name=v["template"])
         return communication_log(

@@ -1,4 +1,5 @@
-"""Reads of the communication log."""
+"""Reads for the communications app: the communication log, and the lookups
+views use (each a 404 whether the row is missing or another workspace's)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from accounts.models import Membership, Workspace
-from communications.models import Communication
+from communications.models import Communication, DebtSequence, MessageTemplate, Sequence
 from debtors import selectors
 from debtors.models import Debt, DebtEvent
 
@@ -51,3 +53,32 @@ def message_reasons(*, workspace: Workspace, messages: list[Communication]) -> d
     return {
         m.pk: latest.get(str(m.pk)) or ", ".join(r.get("code", "") for r in (m.refusal_reasons or [])) for m in messages
     }
+
+
+def message_template_get(*, workspace: Workspace, template_id: Any) -> MessageTemplate:
+    """One version of one of the workspace's message templates."""
+    template = MessageTemplate.objects.for_workspace(workspace).filter(pk=template_id).first()
+    if template is None:
+        raise Http404("No such template")
+    return template
+
+
+def sequence_get(*, workspace: Workspace, sequence_id: Any) -> Sequence:
+    sequence = Sequence.objects.for_workspace(workspace).filter(pk=sequence_id).first()
+    if sequence is None:
+        raise Http404("No such sequence")
+    return sequence
+
+
+def debt_sequence_get(*, debt: Debt, enrolment_id: Any) -> DebtSequence:
+    """The debt's enrolment in a sequence (with the sequence): another debt's
+    enrolment is a 404 too, even in the same workspace."""
+    enrolment = (
+        DebtSequence.objects.for_workspace(debt.workspace_id)
+        .filter(pk=enrolment_id, debt=debt)
+        .select_related("sequence")
+        .first()
+    )
+    if enrolment is None:
+        raise Http404("No such enrolment")
+    return enrolment

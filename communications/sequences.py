@@ -13,11 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from communications.models import DebtSequence, Sequence
+from communications.log import communication_log
+from communications.models import DebtSequence, MessageTemplate, Sequence
+from communications.services import communication_send
 from consent.rules import can_contact
 from consent.services import ContactRefused
 from debtors.models import NOT_COLLECTABLE, Debt
-from debtors.services.ledger import debt_event
+from debtors.services.status import debt_event
+from kernel.tenancy import workspace_context
 
 CHANNELS = {"email", "sms", "whatsapp", "call", "letter"}
 RETRY_AFTER = timedelta(hours=1)
@@ -37,8 +40,6 @@ def sequence_create(*, workspace: Any, name: str, steps: list[dict[str, Any]]) -
             errors.append(f"step {i + 1}: a message step needs a template")
     if not steps:
         errors.append("a sequence needs at least one step")
-    from communications.models import MessageTemplate
-
     for i, step in enumerate(steps):
         if (
             step.get("channel") in ("email", "sms", "whatsapp")
@@ -103,9 +104,6 @@ def sequence_preview(*, enrolment: DebtSequence, at: datetime | None = None) -> 
 
 
 def _run_step(enrolment: DebtSequence, now: datetime) -> str:
-    from communications.log import communication_log
-    from communications.services import communication_send
-
     debt = (
         Debt.objects.for_workspace(enrolment.workspace_id)
         .select_related("debtor", "workspace", "client")
@@ -157,8 +155,6 @@ def _run_step(enrolment: DebtSequence, now: datetime) -> str:
 def sequences_run_due(*, workspace: Any, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Advance every due, unpaused enrolment by one step. A step is claimed with a
     conditional update so two workers never run it twice."""
-    from kernel.tenancy import workspace_context
-
     now = now or timezone.now()
     counts = {"done": 0, "refused": 0, "stopped": 0}
     with workspace_context(workspace):

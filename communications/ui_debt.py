@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,6 +18,7 @@ from accounts.models import Membership, Workspace
 from accounts.roles import can
 from communications.log import communication_log
 from communications.models import DebtSequence, MessageTemplate, Sequence
+from communications.selectors import debt_sequence_get
 from communications.sequences import sequence_enrol, sequence_pause, sequence_preview
 from communications.services import communication_send
 from communications.ui_views import (
@@ -33,7 +34,7 @@ from communications.ui_views import (
 from consent.models import CHANNEL_PURPOSE, ConsentAction, ConsentSource, Disclosure, Purpose
 from consent.rules import Decision, can_contact
 from consent.services import ContactRefused, consent_current, consent_record, disclosure_record
-from debtors import selectors
+from debtors.decorators import load_debt
 from debtors.models import Debt
 from debtors.views import debt_panel_context
 from kernel.privacy.registry import Category
@@ -173,12 +174,10 @@ def _answer(
 
 @require_POST
 @workspace_view("debts.work")
-def debt_consent_change(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
-) -> HttpResponse:
+@load_debt(workable=True)
+def debt_consent_change(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     """Record a grant or withdrawal the debtor gave on a call (source: agent on a
     call); withdrawing "any collection contact" is a cease-communication request."""
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     form = ConsentChangeForm(request.POST)
     if not form.is_valid():
         return _answer(request, workspace, membership, debt, error="Choose a purpose and grant or withdraw.")
@@ -205,10 +204,10 @@ def debt_consent_change(
 
 @require_POST
 @workspace_view("debts.work")
-def debt_message_send(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+@load_debt(workable=True)
+def debt_message_send(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     """Send an email/SMS/WhatsApp from a template, through the contact rules: a
     refusal is recorded by the service and every reason is shown here."""
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     channel, _, name = request.POST.get("template", "").partition(":")
     if channel not in SENDABLE_CHANNELS or not name:
         return _answer(request, workspace, membership, debt, error="Choose a template to send.")
@@ -225,10 +224,8 @@ def debt_message_send(request: HttpRequest, workspace: Workspace, membership: Me
 
 @require_POST
 @workspace_view("debts.work")
-def debt_sequence_enrol(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
-) -> HttpResponse:
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
+@load_debt(workable=True)
+def debt_sequence_enrol(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     seq_id = _valid_uuid(request.POST.get("sequence"))
     seq = Sequence.objects.for_workspace(workspace).filter(pk=seq_id, is_active=True).first() if seq_id else None
     if seq is None:
@@ -247,18 +244,11 @@ def debt_sequence_enrol(
 
 @require_POST
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def debt_sequence_pause(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, enrolment_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, enrolment_id: str
 ) -> HttpResponse:
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
-    enrolment = (
-        DebtSequence.objects.for_workspace(workspace)
-        .filter(pk=enrolment_id, debt=debt)
-        .select_related("sequence")
-        .first()
-    )
-    if enrolment is None:
-        raise Http404("No such enrolment")
+    enrolment = debt_sequence_get(debt=debt, enrolment_id=enrolment_id)
     paused = request.POST.get("paused") == "1"
     sequence_pause(enrolment=enrolment, paused=paused)
     return _answer(
@@ -272,11 +262,11 @@ def debt_sequence_pause(
 
 @require_POST
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def debt_disclosure_record(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt
 ) -> HttpResponse:
     """Record that the debtor's data was disclosed to a third party (who, what, why)."""
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     form = DisclosureForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data

@@ -35,6 +35,7 @@ from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import can
 from audit.services import record_personal_data_access
 from communications.models import DebtSequence, MessageTemplate, Sequence
+from communications.selectors import message_template_get, sequence_get
 from communications.sequences import sequence_create
 from communications.services import render as render_message
 from communications.services import template_save
@@ -185,9 +186,7 @@ def template_detail(
 ) -> HttpResponse:
     """A template's versions (each with its body); saving makes the next version."""
     _agency_staff_only(membership)
-    chosen = MessageTemplate.objects.for_workspace(workspace).filter(pk=template_id).first()
-    if chosen is None:
-        raise Http404("No such template")
+    chosen = message_template_get(workspace=workspace, template_id=template_id)
     versions = list(
         MessageTemplate.objects.for_workspace(workspace)
         .filter(name=chosen.name, channel=chosen.channel, language=chosen.language)
@@ -368,9 +367,7 @@ def sequence_detail(
 ) -> HttpResponse:
     """A sequence's steps and its enrolments (of the debts this member may see)."""
     _agency_staff_only(membership)
-    seq = Sequence.objects.for_workspace(workspace).filter(pk=sequence_id).first()
-    if seq is None:
-        raise Http404("No such sequence")
+    seq = sequence_get(workspace=workspace, sequence_id=sequence_id)
     visible = selectors.debts_visible_to(workspace=workspace, membership=membership).values("pk")
     enrolments = list(
         DebtSequence.objects.for_workspace(workspace)

@@ -7,6 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from consent.selectors import pending_policies
+
 EXEMPT_PREFIXES = (
     "/legal/",
     "/accounts/",
@@ -38,8 +40,6 @@ class PolicyAcceptanceMiddleware:
         ):
             key = f"policy-accepted:{user.pk}:{cache.get('policy-generation', 0)}"
             if not cache.get(key):
-                from consent.public_views import pending_policies
-
                 if pending_policies(user):
                     return redirect(reverse("policy_accept") + f"?next={request.get_full_path()}")
                 cache.set(key, True, 60)

@@ -4,17 +4,17 @@ policy re-acceptance after a material change."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.types import request_user
 from consent.cookies import ANALYTICS_COOKIE, CONSENT_COOKIE, cookie_registry
-from consent.models import PolicyAcceptance, PolicyKind, PolicyVersion, SubProcessor, VisitorConsent
-from consent.services import policy_current
-from kernel.context import current_request_info
+from consent.models import PolicyKind, PolicyVersion, SubProcessor
+from consent.selectors import pending_policies, policy_current
+from consent.services import policies_accept, visitor_consent_record
 
 YEAR = 365 * 24 * 3600
 
@@ -43,16 +43,7 @@ def cookie_choice(request: HttpRequest) -> HttpResponse:
     after consent, and remove it on refusal."""
     analytics = request.POST.get("analytics") == "yes"
     visitor = request.COOKIES.get(CONSENT_COOKIE, "").split(":")[0] or secrets.token_hex(16)
-    notice = policy_current(PolicyKind.COOKIES)
-    info = current_request_info()
-    VisitorConsent.objects.create(
-        visitor_id=visitor,
-        analytics=analytics,
-        notice_version=notice.version if notice else "",
-        notice_hash=notice.text_hash if notice else "",
-        ip=info.ip,
-        user_agent=info.user_agent[:400],
-    )
+    visitor_consent_record(visitor_id=visitor, analytics=analytics)
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -88,23 +79,9 @@ def policy_accept(request: HttpRequest) -> HttpResponse:
         return redirect("account_login")
     pending = pending_policies(request.user)
     if request.method == "POST":
-        info = current_request_info()
-        for policy in pending:
-            PolicyAcceptance.objects.get_or_create(user=request.user, policy=policy, defaults={"ip": info.ip})
+        policies_accept(user=request_user(request), policies=pending)
         target = request.POST.get("next") or ""
         return redirect(
             target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else "home"
         )
     return render(request, "consent/accept.html", {"pending": pending, "next": request.GET.get("next", "/")})
-
-
-def pending_policies(user: Any) -> list[PolicyVersion]:
-    """Current privacy/terms versions with a material change the user hasn't accepted."""
-    out = []
-    for kind in (PolicyKind.PRIVACY, PolicyKind.TERMS):
-        current = policy_current(kind)
-        if current is None or not current.material_change:
-            continue
-        if not PolicyAcceptance.objects.filter(user=user, policy=current).exists():
-            out.append(current)
-    return out

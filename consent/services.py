@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,17 +13,24 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User, Workspace
 from audit.services import audit_record
 from consent.models import (
     ConsentAction,
     ConsentRecord,
     ConsentSource,
     ContactAttempt,
+    ContactPolicy,
+    Disclosure,
+    PolicyAcceptance,
     PolicyKind,
     PolicyVersion,
     Purpose,
+    VisitorConsent,
 )
 from consent.rules import Decision, can_contact
+from consent.selectors import policy_current
+from consent.tasks import policy_notify_debtors
 from kernel.context import current_request_info
 from kernel.errors import ActionRefused
 
@@ -34,11 +44,6 @@ class ContactRefused(ActionRefused):
         super().__init__(
             "Not allowed now — " + " ".join(r.message for r in decision.reasons) + " The refusal was recorded."
         )
-
-
-def policy_current(kind: str, *, at: datetime | None = None) -> PolicyVersion | None:
-    at = at or timezone.now()
-    return PolicyVersion.objects.filter(kind=kind, effective_at__lte=at).order_by("-effective_at").first()
 
 
 def policy_publish(
@@ -76,8 +81,6 @@ def policy_publish(
         # Everyone's "already accepted" memo is now stale.
         transaction.on_commit(lambda: cache.set("policy-generation", timezone.now().timestamp(), None))
         if material_change:
-            from consent.tasks import policy_notify_debtors
-
             transaction.on_commit(lambda: policy_notify_debtors.delay(str(policy.pk)))
     return policy
 
@@ -194,6 +197,29 @@ def consent_proof(*, workspace: Any, subject_type: str, subject_id: str) -> list
     return rows
 
 
+PROOF_COLUMNS = [
+    "time",
+    "purpose",
+    "action",
+    "lawful_basis",
+    "source",
+    "notice_version",
+    "notice_sha256",
+    "ip",
+    "user_agent",
+    "recorded_by_user_id",
+]
+
+
+def proof_csv(rows: list[dict[str, Any]]) -> str:
+    """``consent_proof`` rows as CSV text (the agency's export and the debtor's own)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=PROOF_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def disclosure_record(
     *,
     workspace: Any,
@@ -205,8 +231,6 @@ def disclosure_record(
     actor: Any = None,
 ) -> Any:
     """Record a disclosure of a debtor's data to a third party (who, what, when, why)."""
-    from consent.models import Disclosure
-
     if not recipient_name.strip() or not purpose.strip() or not categories:
         raise ValidationError({"recipient_name": "Name the recipient, the categories disclosed and why."})
     with transaction.atomic():
@@ -227,3 +251,70 @@ def disclosure_record(
             metadata={"recipient_type": recipient_type, "categories": sorted(set(categories))},
         )
     return disclosure
+
+
+def visitor_consent_record(*, visitor_id: str, analytics: bool) -> VisitorConsent:
+    """Append a visitor's cookie choice with the version and hash of the cookie notice
+    in force, the client address and agent: the proof of consent for pages outside
+    any workspace. Append-only: a new choice is a new row. The row is the proof, so
+    no audit event (anonymous visitors would flood the global chain)."""
+    notice = policy_current(PolicyKind.COOKIES)
+    info = current_request_info()
+    return VisitorConsent.objects.create(
+        visitor_id=visitor_id,
+        analytics=analytics,
+        notice_version=notice.version if notice else "",
+        notice_hash=notice.text_hash if notice else "",
+        ip=info.ip,
+        user_agent=info.user_agent[:400],
+    )
+
+
+def policies_accept(*, user: User, policies: Iterable[PolicyVersion]) -> None:
+    """Record that the user accepted these policy versions, once each (accepting
+    again keeps the first acceptance and its address). The acceptance rows are
+    themselves the proof, so no audit event is written."""
+    info = current_request_info()
+    with transaction.atomic():
+        for policy in policies:
+            PolicyAcceptance.objects.get_or_create(user=user, policy=policy, defaults={"ip": info.ip})
+
+
+CONTACT_POLICY_FIELDS = frozenset(
+    {
+        "start_hour",
+        "end_hour",
+        "call_cap_7_days",
+        "email_cap_7_days",
+        "sms_cap_7_days",
+        "whatsapp_cap_7_days",
+        "allow_weekends",
+        "blackout_dates",
+    }
+)
+
+
+def contact_policy_update(
+    *, workspace: Workspace, values: Mapping[str, Any], changed_fields: Iterable[str]
+) -> ContactPolicy:
+    """Set the workspace's own contact rules (its one ContactPolicy, created on first
+    save) and audit the names of the fields that changed. The contact engine takes
+    the stricter of these and the jurisdiction's, so they can only tighten it."""
+    unknown = set(values) - CONTACT_POLICY_FIELDS
+    if unknown:
+        raise ValueError(f"not a contact rule: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        policy = ContactPolicy.objects.for_workspace(workspace).select_for_update().first() or ContactPolicy(
+            workspace=workspace
+        )
+        for name, value in values.items():
+            setattr(policy, name, value)
+        policy.workspace = workspace
+        policy.save()
+        audit_record(
+            action="workspace.contact_rules_changed",
+            workspace=workspace,
+            obj=policy,
+            metadata={"fields": sorted(changed_fields)},
+        )
+    return policy

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from datetime import date
 
 from django import forms
 from django.contrib import messages
@@ -14,32 +13,11 @@ from accounts.jurisdictions import profile_for
 from accounts.models import Membership, Workspace
 from accounts.roles import can
 from audit import actions
-from audit.services import audit_record, record_personal_data_access
+from audit.services import record_personal_data_access
 from consent.models import ContactPolicy
-from consent.services import consent_proof
+from consent.services import consent_proof, contact_policy_update, proof_csv
 from debtors.selectors import debtor_get, debts_visible_to
 from kernel.tenancy.decorators import workspace_view
-
-PROOF_COLUMNS = [
-    "time",
-    "purpose",
-    "action",
-    "lawful_basis",
-    "source",
-    "notice_version",
-    "notice_sha256",
-    "ip",
-    "user_agent",
-    "recorded_by_user_id",
-]
-
-
-def proof_csv(rows: list[dict[str, object]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=PROOF_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 @workspace_view("workspace.view")
@@ -90,8 +68,6 @@ class ContactPolicyForm(forms.ModelForm):  # type: ignore[type-arg]
         ]
 
     def clean_blackout(self) -> list[str]:
-        from datetime import date
-
         out = []
         for line in (self.cleaned_data.get("blackout") or "").split():
             try:
@@ -117,16 +93,9 @@ def contact_rules_settings(request: HttpRequest, workspace: Workspace, membershi
         request.POST or None, instance=policy, initial={"blackout": "\n".join(policy.blackout_dates or [])}
     )
     if request.method == "POST" and form.is_valid():
-        obj = form.save(commit=False)
-        obj.workspace = workspace
-        obj.blackout_dates = form.cleaned_data["blackout"]
-        obj.save()
-        audit_record(
-            action="workspace.contact_rules_changed",
-            workspace=workspace,
-            obj=obj,
-            metadata={"fields": sorted(form.changed_data)},
-        )
+        values = {name: form.cleaned_data[name] for name in ContactPolicyForm.Meta.fields}
+        values["blackout_dates"] = form.cleaned_data["blackout"]
+        contact_policy_update(workspace=workspace, values=values, changed_fields=form.changed_data)
         messages.success(request, "Contact rules saved. The stricter of these and the jurisdiction's apply.")
         return redirect("contact_rules", workspace_slug=workspace.slug)
     return render(

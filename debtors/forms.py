@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from debtors.models import DebtStatus
-from debtors.queue import ORDERINGS
+from debtors.queue import ORDERINGS, QueueFilters
 
 
 class QueueFilterForm(forms.Form):
@@ -33,6 +33,13 @@ class QueueFilterForm(forms.Form):
         ]  # type: ignore[attr-defined]
         if not show_agent:
             del self.fields["agent"]
+
+    def filters(self) -> QueueFilters:
+        """The filters chosen, or none when the form is not valid (an invalid filter
+        shows its error and the whole queue)."""
+        if not self.is_valid():
+            return QueueFilters()
+        return QueueFilters(**{k: v for k, v in self.cleaned_data.items() if v not in (None, "")})
 
 
 class PaymentForm(forms.Form):

@@ -1,4 +1,4 @@
-"""Most declarations live next to each model in debtors/models.py (@personal_data);
+"""Most declarations live next to each model in debtors/models/ (@personal_data);
 these say which personal-looking names are not personal data."""
 
 from debtors.models import Document

@@ -14,6 +14,7 @@ from django.db.models import F, Q, QuerySet
 from accounts.models import Workspace
 from debtors.models import Debt
 from debtors.selectors import debt_search_filter, debts_visible_to
+from debtors.services.money import from_minor
 
 # order name → (fields, label). Each ends with "id" so the order is total.
 ORDERINGS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -127,3 +128,51 @@ def queue(
     rows = list(qs.order_by(*ordering)[: page_size + 1])
     next_cursor = encode_cursor(rows[page_size - 1], order) if len(rows) > page_size else None
     return rows[:page_size], next_cursor
+
+
+# --- Export ---------------------------------------------------------------------------
+
+EXPORT_MAX_ROWS = 100_000
+EXPORT_PAGE_SIZE = 2000
+# Debt data only: an export never holds a debtor's contact details.
+EXPORT_HEADER = [
+    "reference",
+    "client",
+    "status",
+    "currency",
+    "original_amount",
+    "balance",
+    "due_date",
+    "assigned_agent",
+    "last_contact_at",
+    "last_payment_at",
+]
+
+
+def queue_export_rows(*, workspace: Workspace, membership: Any, filters: QueueFilters) -> list[Debt]:
+    """The whole filtered queue (up to about ``EXPORT_MAX_ROWS``), read page by page
+    through the same keyset pagination as the queue page."""
+    rows: list[Debt] = []
+    cursor: str | None = ""
+    while cursor is not None and len(rows) < EXPORT_MAX_ROWS:
+        page, cursor = queue(
+            workspace=workspace, membership=membership, filters=filters, cursor=cursor, page_size=EXPORT_PAGE_SIZE
+        )
+        rows.extend(page)
+    return rows
+
+
+def queue_export_line(debt: Debt) -> list[Any]:
+    """One CSV line, in ``EXPORT_HEADER`` order."""
+    return [
+        debt.reference,
+        debt.client.reference,
+        debt.status,
+        debt.currency,
+        from_minor(debt.original_amount_minor, debt.currency),
+        from_minor(debt.balance_minor, debt.currency),
+        debt.due_date or "",
+        debt.assigned_agent.email if debt.assigned_agent else "",
+        debt.last_contact_at or "",
+        debt.last_payment_at or "",
+    ]

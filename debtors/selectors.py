@@ -9,8 +9,10 @@ from typing import Any
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
-from accounts.models import Client, Workspace
+from accounts.models import Client, Membership, Workspace
+from accounts.roles import can
 from debtors.models import Debt, DebtEvent, Debtor, EntryKind, LedgerEntry
+from debtors.services.debtors import REGION_FOR_JURISDICTION
 from kernel.crypto.blind_index import blind_index, normalise_phone
 
 # --- Debtors ---------------------------------------------------------------
@@ -48,8 +50,6 @@ def exact_search_filter(workspace: Workspace, query: str, *, prefix: str = "") -
         | Q(**{f"{prefix}full_name_bidx": blind_index(ws, "debtors.debtor.full_name", query, "text")})
         | Q(**{f"{prefix}external_ref": query})
     )
-    from debtors.services.debtors import REGION_FOR_JURISDICTION
-
     try:  # stored phones are E.164: read a local number with the workspace's region
         phone_query = normalise_phone(query, REGION_FOR_JURISDICTION.get(workspace.jurisdiction))
     except ValueError:
@@ -153,8 +153,6 @@ def related_get(model: Any, *, debt: Debt, object_id: object) -> Any:
 def debts_visible_to(*, workspace: Workspace, membership: Any) -> QuerySet[Debt]:
     """The debts a member may see: agents their assigned debts, client users their
     client's debts, everyone else with debts.view_all the whole workspace."""
-    from accounts.roles import can
-
     qs = Debt.objects.for_workspace(workspace)
     if membership is None:
         return qs.none()
@@ -187,3 +185,17 @@ def debt_workable(*, workspace: Workspace, membership: Any, debt_id: Any) -> Deb
 def can_see_contact_details(membership: Any) -> bool:
     """Client users see their portfolio but never debtors' contact details."""
     return membership is not None and membership.client_id is None
+
+
+def debt_visible_get(*, workspace: Workspace, membership: Membership, debt_id: Any) -> Debt:
+    """A debt the member sees, with what the debt page shows of it; 404 otherwise,
+    whether it is missing or someone else's."""
+    debt = (
+        debts_visible_to(workspace=workspace, membership=membership)
+        .select_related("client", "debtor", "assigned_agent")
+        .filter(pk=debt_id)
+        .first()
+    )
+    if debt is None:
+        raise Http404("No such debt")
+    return debt

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,15 +24,19 @@ from accounts.models import Membership, User, Workspace
 from accounts.roles import Role, can
 from accounts.selectors import clients_list, members_list
 from audit import actions
-from audit.services import audit_record, record_personal_data_access
+from audit.services import record_personal_data_access
 from debtors import forms as f
 from debtors import selectors
+from debtors.decorators import load_debt
 from debtors.models import ALLOWED_TRANSITIONS, Debt, Dispute, Document, SavedView
 from debtors.panels import debt_actions, debt_panels
-from debtors.queue import QueueFilters, queue
+from debtors.queue import EXPORT_HEADER, queue, queue_export_line, queue_export_rows
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
+from debtors.services.data_access import debts_export_record
+from debtors.services.debtors import debtor_review_minor
 from debtors.services.money import MoneyError, from_minor, to_minor
+from debtors.services.saved_filters import saved_view_query, saved_view_save
 from kernel.csv_stream import csv_line_writer
 from kernel.errors import ActionRefused
 from kernel.tenancy.decorators import workspace_view
@@ -53,18 +57,6 @@ def _agents(workspace: Workspace) -> list[Membership]:
     ]
 
 
-def _visible_debt(workspace: Workspace, membership: Membership, debt_id: Any) -> Debt:
-    debt = (
-        selectors.debts_visible_to(workspace=workspace, membership=membership)
-        .select_related("client", "debtor", "assigned_agent")
-        .filter(pk=debt_id)
-        .first()
-    )
-    if debt is None:
-        raise Http404("No such debt")
-    return debt
-
-
 # --- Queue ------------------------------------------------------------------
 
 
@@ -75,11 +67,8 @@ def debt_queue(request: HttpRequest, workspace: Workspace, membership: Membershi
     form = f.QueueFilterForm(
         request.GET or None, clients=clients_list(workspace=workspace), agents=agents, show_agent=show_agent
     )
-    filters = QueueFilters()
-    if form.is_valid():
-        filters = QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
     rows, next_cursor = queue(
-        workspace=workspace, membership=membership, filters=filters, cursor=request.GET.get("cursor", "")
+        workspace=workspace, membership=membership, filters=form.filters(), cursor=request.GET.get("cursor", "")
     )
     query = request.GET.copy()
     query.pop("cursor", None)
@@ -104,17 +93,11 @@ def debt_queue(request: HttpRequest, workspace: Workspace, membership: Membershi
 @require_POST
 @workspace_view("workspace.view")
 def saved_view_create(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
-    name = (request.POST.get("name") or "").strip()[:60]
-    # A saved view keeps filters, never a search term (which may be an email or id number).
-    params = QueryDict(request.POST.get("query") or "", mutable=True)
-    params.pop("q", None)
-    params.pop("cursor", None)
-    query = params.urlencode()[:500]
+    name, query = (request.POST.get("name") or "").strip(), request.POST.get("query") or ""
     if name:
-        SavedView.objects.for_workspace(workspace).update_or_create(
-            workspace=workspace, user=_user(request), name=name, defaults={"query": query}
-        )
-        messages.success(request, f"Saved view “{name}”.")
+        view = saved_view_save(workspace=workspace, user=_user(request), name=name, query=query)
+        messages.success(request, f"Saved view “{view.name}”.")
+    query = saved_view_query(query)  # back to the queue with the filters it kept
     return redirect(reverse("debt_queue", args=[workspace.slug]) + (f"?{query}" if query else ""))
 
 
@@ -145,55 +128,14 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
     """The queue as CSV, with the current filters; streamed and audited. Debt data
     only — no contact details."""
     form = f.QueueFilterForm(request.GET or None, clients=clients_list(workspace=workspace), agents=_agents(workspace))
-    filters = (
-        QueueFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
-        if form.is_valid()
-        else QueueFilters()
-    )
-    rows: list[Debt] = []
-    cursor: str | None = ""
-    while cursor is not None and len(rows) < 100_000:
-        page, cursor = queue(
-            workspace=workspace, membership=membership, filters=filters, cursor=cursor or "", page_size=2000
-        )
-        rows.extend(page)
-    audit_record(
-        action="debts.exported",
-        workspace=workspace,
-        metadata={"rows": len(rows), "filters": sorted(k for k in request.GET if k != "q")},
-    )
+    rows = queue_export_rows(workspace=workspace, membership=membership, filters=form.filters())
+    debts_export_record(workspace=workspace, rows=len(rows), filters=request.GET.keys())
 
     def stream() -> Iterator[str]:
         w = csv_line_writer()
-        yield w.writerow(
-            [
-                "reference",
-                "client",
-                "status",
-                "currency",
-                "original_amount",
-                "balance",
-                "due_date",
-                "assigned_agent",
-                "last_contact_at",
-                "last_payment_at",
-            ]
-        )
-        for d in rows:
-            yield w.writerow(
-                [
-                    d.reference,
-                    d.client.reference,
-                    d.status,
-                    d.currency,
-                    from_minor(d.original_amount_minor, d.currency),
-                    from_minor(d.balance_minor, d.currency),
-                    d.due_date or "",
-                    d.assigned_agent.email if d.assigned_agent else "",
-                    d.last_contact_at or "",
-                    d.last_payment_at or "",
-                ]
-            )
+        yield w.writerow(EXPORT_HEADER)
+        for debt in rows:
+            yield w.writerow(queue_export_line(debt))
 
     response = StreamingHttpResponse(stream(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="debts-{workspace.slug}-{timezone.localdate()}.csv"'
@@ -241,16 +183,16 @@ def debt_panel_context(
 
 
 @workspace_view("workspace.view")
-def debt_detail(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
-    debt = _visible_debt(workspace, membership, debt_id)
+@load_debt
+def debt_detail(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     return render(request, "debtors/debt_detail.html", debt_panel_context(request, workspace, membership, debt))
 
 
 @require_POST
 @workspace_view("debts.work")
-def debtor_reveal(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+@load_debt
+def debtor_reveal(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     """Show the debtor's details; every reveal is recorded in the audit trail."""
-    debt = _visible_debt(workspace, membership, debt_id)
     if not selectors.can_see_contact_details(membership):
         raise PermissionDenied
     debtor = debt.debtor
@@ -345,30 +287,43 @@ ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
 }
 
 
+def _quick_action(name: str) -> tuple[type[Any], Action, str]:
+    """(form class, runner, success message) of a quick action: the debt page's
+    own, or one another app registered."""
+    registered = debt_actions()
+    if name in registered:
+        return registered[name].form_class, registered[name].run, registered[name].done
+    if name in ACTIONS:
+        return ACTIONS[name]
+    raise Http404("No such action")
+
+
+def _run_action(form: Any, run: Action, debt: Debt, user: User) -> bool:
+    """Run a valid action; a refusal or a service's validation errors go onto the
+    form, so the panel shows them next to the fields."""
+    try:
+        run(form, debt, user)
+    except ActionRefused as exc:
+        form.add_error(None, exc.user_message)
+        return False
+    except ValidationError as exc:
+        for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+            form.add_error(field if field in form.fields else None, errs)
+        return False
+    return True
+
+
 @require_POST
 @workspace_view("debts.work")
+@load_debt
 def debt_action(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, action: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, action: str
 ) -> HttpResponse:
-    registered = debt_actions()
-    if (action not in ACTIONS and action not in registered) or membership.client_id is not None:
+    if membership.client_id is not None:
         raise Http404("No such action")
-    debt = _visible_debt(workspace, membership, debt_id)
-    if action in registered:
-        form_cls, run, done = registered[action].form_class, registered[action].run, registered[action].done
-    else:
-        form_cls, run, done = ACTIONS[action]
+    form_cls, run, done = _quick_action(action)
     form = form_cls(request.POST)
-    ok = False
-    if form.is_valid():
-        try:
-            run(form, debt, _user(request))
-            ok = True
-        except ActionRefused as exc:
-            form.add_error(None, exc.user_message)
-        except ValidationError as exc:
-            for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-                form.add_error(field if field in form.fields else None, errs)
+    ok = form.is_valid() and _run_action(form, run, debt, _user(request))
     if ok:
         messages.success(request, done)
     if request.headers.get("HX-Request"):
@@ -384,8 +339,8 @@ def debt_action(
 
 @require_POST
 @workspace_view("debts.assign")
-def debt_assign(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
-    debt = _visible_debt(workspace, membership, debt_id)
+@load_debt
+def debt_assign(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     agent_id = request.POST.get("agent") or ""
     agent = next((m.user for m in _agents(workspace) if str(m.user_id) == agent_id), None)
     if agent_id and agent is None:
@@ -398,9 +353,9 @@ def debt_assign(request: HttpRequest, workspace: Workspace, membership: Membersh
 
 
 @workspace_view("workspace.view")
-def plan_preview(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
+@load_debt
+def plan_preview(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     """The schedule a plan would have (htmx, as the agent types)."""
-    debt = _visible_debt(workspace, membership, debt_id)
     form = f.PlanForm(request.GET)
     schedule: list[tuple[Any, str]] = []
     error = ""
@@ -426,10 +381,10 @@ def plan_preview(request: HttpRequest, workspace: Workspace, membership: Members
 
 
 @workspace_view("workspace.view")
+@load_debt
 def document_download(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, document_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, document_id: str
 ) -> FileResponse:
-    debt = _visible_debt(workspace, membership, debt_id)
     doc = selectors.related_get(Document, debt=debt, object_id=document_id)
     record_personal_data_access(
         subject=doc, fields=["file"], purpose="document download", kind=actions.PERSONAL_DATA_DOWNLOAD
@@ -447,8 +402,8 @@ def document_download(
 
 @require_POST
 @workspace_view("debts.work")
-def document_upload(request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str) -> HttpResponse:
-    debt = _visible_debt(workspace, membership, debt_id)
+@load_debt
+def document_upload(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, "Choose a file to upload.")
@@ -463,13 +418,9 @@ def document_upload(request: HttpRequest, workspace: Workspace, membership: Memb
 
 @require_POST
 @workspace_view("debts.assign")
-def debtor_minor_review(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
-) -> HttpResponse:
+@load_debt
+def debtor_minor_review(request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt) -> HttpResponse:
     """A manager clears the under-18 hold after checking the debtor's age (or keeps it)."""
-    from debtors.services.debtors import debtor_review_minor
-
-    debt = _visible_debt(workspace, membership, debt_id)
     if request.POST.get("confirmed_adult") != "yes":
         messages.error(request, "Tick the box to confirm you checked the debtor is 18 or over.")
     else:

@@ -19,7 +19,6 @@ import stripe
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -28,38 +27,29 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import can
 from audit import actions
-from audit.services import audit_record, record_personal_data_access
-from communications.models import MessageTemplate
+from audit.services import record_personal_data_access
 from communications.services import communication_send
 from consent.services import ContactRefused
-from debtors import selectors
+from debtors.decorators import load_debt
 from debtors.models import NOT_COLLECTABLE, Debt
 from debtors.services.money import MoneyError, from_minor, to_minor
 from kernel.csv_stream import csv_line_writer
 from kernel.tenancy.decorators import workspace_view
 from payments import services
-from payments.models import LinkPurpose, LinkStatus, PaymentLink, ReconciliationException, ReconciliationRun
+from payments.models import LinkPurpose, LinkStatus, PaymentLink
 from payments.qr import SVG_CONTENT_TYPE, qr_svg
-from payments.reconciliation import reconciliation_run
-from reporting.dashboard import format_bps
+from payments.reconciliation_services import reconciliation_exception_resolve, reconciliation_run_now
+from payments.remittance_export import REMITTANCE_HEADER, remittance_csv_line, remittance_export_record
+from payments.selectors import (
+    debt_payment_link_get,
+    link_email_templates,
+    reconciliation_exception_get,
+    reconciliation_overview,
+)
+from reporting.formatting import format_bps
 from reporting.remittance import remittance_statement
 
 LINKS_SHOWN = 20
-RUNS_SHOWN = 30
-EXCEPTIONS_SHOWN = 200
-RECONCILIATION_RUN = "reconciliation.run"
-RECONCILIATION_EXCEPTION_RESOLVED = "reconciliation.exception_resolved"
-REMITTANCE_EXPORTED = "remittance.exported"
-REMITTANCE_HEADER = [
-    "period",
-    "client_ref",
-    "client",
-    "currency",
-    "commission_rate_bps",
-    "collected",
-    "commission",
-    "net",
-]
 
 
 def _user(request: HttpRequest) -> User:
@@ -91,15 +81,6 @@ class PaymentLinkForm(forms.Form):
         # The debt page has other forms with an "amount" field: keep the ids apart.
         kwargs.setdefault("auto_id", "link_%s")
         super().__init__(*args, **kwargs)
-
-
-def link_email_templates(*, workspace: Workspace) -> list[str]:
-    """Names of the workspace's active email templates that carry the payment link
-    (a template without ``{{ payment_link }}`` would send the debtor no link)."""
-    qs = MessageTemplate.objects.for_workspace(workspace).filter(
-        channel="email", is_active=True, body__contains="payment_link"
-    )
-    return sorted(set(qs.values_list("name", flat=True)))
 
 
 def _may_work_links(membership: Membership) -> bool:
@@ -155,10 +136,12 @@ def debt_payment_links(
     }
 
 
-def _debt_link(workspace: Workspace, debt: Debt, link_id: Any) -> PaymentLink:
-    link = PaymentLink.objects.for_workspace(workspace).filter(debt=debt, pk=link_id).first()
-    if link is None:
-        raise Http404("No such payment link")
+def _usable_link(debt: Debt, link_id: Any) -> PaymentLink:
+    """A link of this debt that a debtor could still pay through: showing, sending
+    or printing any other would hand out a dead link."""
+    link = debt_payment_link_get(debt=debt, link_id=link_id)
+    if not services.link_is_usable(link):
+        raise Http404("This link is no longer active")
     return link
 
 
@@ -189,10 +172,10 @@ def _expiry(workspace: Workspace, day: date | None) -> datetime | None:
 
 @require_POST
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def payment_link_create_view(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt
 ) -> HttpResponse:
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
     form = PaymentLinkForm(request.POST)
     issued = None
     if form.is_valid():
@@ -237,14 +220,12 @@ def payment_link_create_view(
 
 @require_POST
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def payment_link_show(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, link_id: str
 ) -> HttpResponse:
     """Show an active link's URL again (its token is stored encrypted); audited."""
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
-    link = _debt_link(workspace, debt, link_id)
-    if not services.link_is_usable(link):
-        raise Http404("This link is no longer active")
+    link = _usable_link(debt, link_id)
     record_personal_data_access(subject=link, fields=["token"], purpose="agent shows payment link")
     url = services.link_url(link.token)
     if _is_htmx(request):
@@ -254,11 +235,11 @@ def payment_link_show(
 
 @require_POST
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def payment_link_revoke_view(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, link_id: str
 ) -> HttpResponse:
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
-    link = services.payment_link_revoke(link=_debt_link(workspace, debt, link_id), actor=_user(request))
+    link = services.payment_link_revoke(link=debt_payment_link_get(debt=debt, link_id=link_id), actor=_user(request))
     notice = (
         "Payment link revoked."
         if link.status == LinkStatus.REVOKED
@@ -272,15 +253,13 @@ def payment_link_revoke_view(
 
 @require_POST
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def payment_link_send(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, link_id: str
 ) -> HttpResponse:
     """Email the link to the debtor through the contact rules (communications.services):
     a refusal (outside hours, opted out, disputed…) is recorded there and shown here."""
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
-    link = _debt_link(workspace, debt, link_id)
-    if not services.link_is_usable(link):
-        raise Http404("This link is no longer active")
+    link = _usable_link(debt, link_id)
     template = request.POST.get("template", "")
     notice = error = ""
     if template not in link_email_templates(workspace=workspace):
@@ -310,14 +289,12 @@ def payment_link_send(
 
 @require_GET
 @workspace_view("debts.work")
+@load_debt(workable=True)
 def payment_link_qr(
-    request: HttpRequest, workspace: Workspace, membership: Membership, debt_id: str, link_id: str
+    request: HttpRequest, workspace: Workspace, membership: Membership, debt: Debt, link_id: str
 ) -> HttpResponse:
     """The link's URL as an SVG QR code, to print on a letter; audited as a download."""
-    debt = selectors.debt_workable(workspace=workspace, membership=membership, debt_id=debt_id)
-    link = _debt_link(workspace, debt, link_id)
-    if not services.link_is_usable(link):
-        raise Http404("This link is no longer active")
+    link = _usable_link(debt, link_id)
     record_personal_data_access(
         subject=link, fields=["token"], purpose="payment link QR code", kind=actions.PERSONAL_DATA_DOWNLOAD
     )
@@ -338,37 +315,6 @@ def _staff_only(membership: Membership) -> None:
         raise PermissionDenied
 
 
-def reconciliation_overview(*, workspace: Workspace) -> dict[str, Any]:
-    runs = list(ReconciliationRun.objects.for_workspace(workspace).order_by("-started_at")[:RUNS_SHOWN])
-    open_exceptions = list(
-        ReconciliationException.objects.for_workspace(workspace)
-        .filter(resolved_at__isnull=True)
-        .select_related("run")
-        .order_by("-created_at")[:EXCEPTIONS_SHOWN]
-    )
-    return {"runs": runs, "exceptions": open_exceptions}
-
-
-def reconciliation_exception_resolve(*, exception: ReconciliationException, actor: User | None = None) -> bool:
-    """Mark an exception reviewed. A conditional update, so resolving twice (two
-    managers, a double click) sets ``resolved_at`` and writes the audit event once."""
-    with transaction.atomic():
-        done = (
-            ReconciliationException.objects.for_workspace(exception.workspace_id)
-            .filter(pk=exception.pk, resolved_at__isnull=True)
-            .update(resolved_at=timezone.now())
-        )
-        if done:
-            audit_record(
-                action=RECONCILIATION_EXCEPTION_RESOLVED,
-                workspace=exception.workspace_id,
-                obj=exception,
-                actor_user_id=getattr(actor, "pk", None),
-                metadata={"kind": exception.kind, "run_id": str(exception.run_id)},
-            )
-    return bool(done)
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @workspace_view("debts.view_all", write_perm="clients.manage")
 def reconciliation_page(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
@@ -376,22 +322,10 @@ def reconciliation_page(request: HttpRequest, workspace: Workspace, membership: 
     _staff_only(membership)
     if request.method == "POST":
         try:
-            run = reconciliation_run(workspace=workspace)
+            run = reconciliation_run_now(workspace=workspace, actor=_user(request))
         except (ImproperlyConfigured, ValueError, stripe.StripeError) as exc:
             messages.error(request, f"Reconciliation failed: {exc}")
         else:
-            audit_record(
-                action=RECONCILIATION_RUN,
-                workspace=workspace,
-                obj=run,
-                actor_user_id=_user(request).pk,
-                metadata={
-                    "checked": run.sessions_checked,
-                    "posted": run.payments_posted,
-                    "expired": run.links_expired,
-                    "exceptions": run.exceptions_found,
-                },
-            )
             messages.success(
                 request,
                 f"Reconciliation finished: {run.sessions_checked} checked, {run.payments_posted} posted, "
@@ -408,9 +342,7 @@ def reconciliation_exception_resolve_view(
     request: HttpRequest, workspace: Workspace, membership: Membership, exception_id: str
 ) -> HttpResponse:
     _staff_only(membership)
-    exception = ReconciliationException.objects.for_workspace(workspace).filter(pk=exception_id).first()
-    if exception is None:
-        raise Http404("No such exception")
+    exception = reconciliation_exception_get(workspace=workspace, exception_id=exception_id)
     if reconciliation_exception_resolve(exception=exception, actor=_user(request)):
         messages.success(request, "Exception marked resolved.")
     return redirect("reconciliation", workspace_slug=workspace.slug)
@@ -464,11 +396,6 @@ def remittance_page(request: HttpRequest, workspace: Workspace, membership: Memb
     return render(request, "payments/remittance.html", context)
 
 
-def _csv_text(value: str) -> str:
-    # A spreadsheet would run a cell starting with = + - @ as a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 @workspace_view("debts.view_all")
 def remittance_csv(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponseBase:
     """The statement as CSV (per client: collected, commission, net — no debtor
@@ -480,32 +407,16 @@ def remittance_csv(request: HttpRequest, workspace: Workspace, membership: Membe
         )
     except ValueError as exc:
         return HttpResponse(f"period: {exc}", status=400, content_type="text/plain")
-    rows = statement["clients"]
-    audit_record(
-        action=REMITTANCE_EXPORTED,
-        workspace=workspace,
-        actor_user_id=_user(request).pk,
-        metadata={"period": statement["period"], "client_id": str(client.pk) if client else "", "rows": len(rows)},
-    )
+    period, rows = statement["period"], statement["clients"]
+    remittance_export_record(workspace=workspace, period=period, client=client, rows=len(rows), actor=_user(request))
 
     def lines() -> Iterator[str]:
         writer = csv_line_writer()
         yield writer.writerow(REMITTANCE_HEADER)
-        for r in rows:
-            yield writer.writerow(
-                [
-                    statement["period"],
-                    _csv_text(r["client_ref"]),
-                    _csv_text(r["client"]),
-                    r["currency"],
-                    r["commission_rate_bps"],
-                    r["collected"],
-                    r["commission"],
-                    r["net"],
-                ]
-            )
+        for row in rows:
+            yield writer.writerow(remittance_csv_line(period, row))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="remittance-{workspace.slug}-{statement["period"]}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="remittance-{workspace.slug}-{period}.csv"'
     response["Cache-Control"] = "no-store"
     return response

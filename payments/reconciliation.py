@@ -13,8 +13,8 @@ from django.utils import timezone
 from accounts.models import Workspace
 from kernel.tenancy import workspace_context
 from payments.models import CheckoutSession, LinkStatus, PaymentLink, ReconciliationException, ReconciliationRun
+from payments.processing import payment_process
 from payments.providers import get_provider
-from payments.services import payment_process
 
 LOOKBACK = timedelta(days=3)
 

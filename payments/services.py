@@ -1,5 +1,5 @@
-"""Payment links, checkout, and the one idempotent path every provider payment
-takes into the ledger (webhook, sandbox page, reconciliation)."""
+"""Payment links, their verification and checkout. What a provider reports back
+takes the one idempotent path into the ledger in ``payments.processing``."""
 
 from __future__ import annotations
 
@@ -7,25 +7,22 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, Installment, LedgerEntry, SettlementOffer
-from debtors.services import ledger
-from debtors.services.ledger import debt_event
+from debtors.models import NOT_COLLECTABLE, Debt, Installment, SettlementOffer
+from debtors.services.status import debt_event
 from kernel.crypto.blind_index import normalise_phone
-from kernel.tenancy import workspace_context
 from kernel.tenancy.context import db_scope
 from payments.models import CheckoutSession, CheckoutStatus, LinkPurpose, LinkStatus, PaymentLink
-from payments.providers import ProviderPayment, get_provider
+from payments.providers import get_provider
 
 MAX_VERIFY_FAILURES = 5
 LOCKOUT = timedelta(minutes=30)
@@ -295,112 +292,3 @@ def session_by_ref(ref: str) -> CheckoutSession | None:
         return CheckoutSession.unscoped.select_related("workspace").filter(provider_session_id=ref).first() or (
             CheckoutSession.unscoped.select_related("workspace").filter(provider_payment_id=ref).first()
         )
-
-
-@dataclass(frozen=True)
-class ProcessResult:
-    entry: LedgerEntry | None
-    created: bool
-    note: str
-
-
-def payment_process(payment: ProviderPayment, *, provider: str) -> ProcessResult:
-    """Post a provider payment to the ledger exactly once (keyed by the provider's
-    payment id), whatever order or number of times it is reported."""
-    session = session_by_ref(payment.session_id)
-    if session is None:
-        return ProcessResult(None, False, "unknown checkout session")
-    with workspace_context(session.workspace):
-        if not payment.paid:
-            CheckoutSession.objects.filter(pk=session.pk, status=CheckoutStatus.OPEN).update(
-                status=CheckoutStatus.FAILED
-            )
-            return ProcessResult(None, False, "payment failed")
-        if payment.link_id and payment.link_id != str(session.link_id):
-            return ProcessResult(None, False, "client_reference_id does not match the session's link")
-        link = PaymentLink.objects.select_related("debt").get(pk=session.link_id)
-        debt = link.debt
-        with transaction.atomic():
-            CheckoutSession.objects.filter(pk=session.pk).update(
-                status=CheckoutStatus.COMPLETED, provider_payment_id=payment.payment_id, completed_at=timezone.now()
-            )
-            try:
-                with transaction.atomic():
-                    entry, created = ledger.payment_record(
-                        debt=debt,
-                        amount_minor=payment.amount_minor,
-                        method=provider,
-                        reference=payment.session_id[:100],
-                        external_id=f"{provider}:{payment.payment_id}",
-                    )
-            except ValidationError as exc:
-                # Money arrived for a closed debt: keep the books honest, flag it.
-                return ProcessResult(None, False, "; ".join(exc.messages))
-            if created and link.purpose == LinkPurpose.SETTLEMENT and link.offer_id:
-                from debtors.services.offers import offer_settle
-
-                try:
-                    with transaction.atomic():
-                        offer_settle(offer=SettlementOffer.objects.get(pk=link.offer_id))
-                except ValidationError:
-                    pass  # paid after expiry or partly: the payment stands, the offer doesn't
-            if created:
-                if link.purpose != LinkPurpose.CUSTOM or amount_due(link) <= 0:
-                    PaymentLink.objects.filter(pk=link.pk, status=LinkStatus.ACTIVE).update(
-                        status=LinkStatus.PAID, paid_at=timezone.now()
-                    )
-                from payments.receipts import receipt_send
-
-                transaction.on_commit(lambda: receipt_send(workspace_id=link.workspace_id, entry_id=str(entry.pk)))
-        _process_deferred(payment.payment_id, provider)
-    return ProcessResult(entry, created, "posted" if created else "already posted")
-
-
-def refund_process(*, provider: str, payment_id: str, refund_id: str, amount_minor: int) -> ProcessResult:
-    session = session_by_ref(payment_id)
-    if session is None:
-        return ProcessResult(None, False, "deferred: payment not posted yet")
-    with workspace_context(session.workspace):
-        debt = Debt.objects.get(pk=PaymentLink.objects.get(pk=session.link_id).debt_id)
-        entry, created = ledger.refund_post(
-            debt=debt, amount_minor=amount_minor, external_id=f"{provider}:{refund_id}", memo="Provider refund"
-        )
-    return ProcessResult(entry, created, "refunded" if created else "already refunded")
-
-
-def chargeback_process(*, provider: str, payment_id: str, dispute_id: str) -> ProcessResult:
-    """A card dispute: reverse the payment and open a dispute on the debt."""
-    from debtors.services.disputes import dispute_open
-
-    session = session_by_ref(payment_id)
-    if session is None:
-        return ProcessResult(None, False, "deferred: payment not posted yet")
-    with workspace_context(session.workspace):
-        payment_entry = LedgerEntry.objects.filter(external_id=f"{provider}:{payment_id}").first()
-        if payment_entry is None:
-            return ProcessResult(None, False, "deferred: payment not posted yet")
-        if LedgerEntry.objects.filter(reverses=payment_entry).exists():
-            return ProcessResult(None, False, "already reversed")
-        try:
-            with transaction.atomic():
-                reversal = ledger.entry_reverse(entry=payment_entry, memo=f"Chargeback {dispute_id}"[:200])
-                debt = Debt.objects.get(pk=payment_entry.debt_id)
-                if debt.status != DebtStatus.DISPUTED:
-                    dispute_open(
-                        debt=debt, reason="other", details=f"Card chargeback {dispute_id}", source="chargeback"
-                    )
-        except (ValidationError, IntegrityError):
-            return ProcessResult(None, False, "already reversed")
-    return ProcessResult(reversal, True, "chargeback reversed")
-
-
-def _process_deferred(payment_id: str, provider: str) -> None:
-    """Events that arrived before their payment (a refund before the completion
-    event) are processed as soon as the payment exists."""
-    from payments.models import WebhookEvent
-    from payments.webhooks import process_stored_event
-
-    for event_pk in WebhookEvent.objects.filter(
-        provider=provider, object_id=payment_id, processed_at__isnull=True
-    ).values_list("pk", flat=True):
-        transaction.on_commit(partial(process_stored_event, event_pk))

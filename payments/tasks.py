@@ -3,23 +3,14 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import Workspace
-from kernel.context import request_info
+from accounts.tasking import fan_out, workspace_task
+from payments.processing import process_stored_event
+from payments.reconciliation import reconciliation_run
 
 
-@shared_task
-def reconcile_all() -> int:
-    ids = list(Workspace.objects.values_list("pk", flat=True))
-    for workspace_id in ids:
-        reconcile_workspace.delay(workspace_id)
-    return len(ids)
-
-
-@shared_task
-def reconcile_workspace(workspace_id: int) -> dict[str, int]:
-    from payments.reconciliation import reconciliation_run
-
-    with request_info(source="task"):
-        run = reconciliation_run(workspace=Workspace.objects.get(pk=workspace_id))
+@workspace_task(context=False)  # the provider is asked outside any transaction
+def reconcile_workspace(workspace: Workspace) -> dict[str, int]:
+    run = reconciliation_run(workspace=workspace)
     return {
         "checked": run.sessions_checked,
         "posted": run.payments_posted,
@@ -29,7 +20,10 @@ def reconcile_workspace(workspace_id: int) -> dict[str, int]:
 
 
 @shared_task
-def process_webhook_event(event_pk: int) -> str:
-    from payments.webhooks import process_stored_event
+def reconcile_all() -> int:
+    return fan_out(reconcile_workspace)
 
+
+@shared_task
+def process_webhook_event(event_pk: int) -> str:
     return process_stored_event(event_pk)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consent.models import CHANNEL_PURPOSE
-from consent.services import consent_current, consent_record
+from consent.services import consent_current, consent_proof, consent_record, proof_csv
 from debtors.models import Debt, Installment, InstallmentStatus, OfferStatus, PlanStatus, SettlementOffer
 from debtors.selectors import balance_breakdown
 from debtors.services.disputes import dispute_open
@@ -29,6 +29,7 @@ from kernel.context import update_request_info
 from kernel.tenancy import workspace_context
 from payments import services
 from payments.models import CheckoutSession, LinkPurpose, PaymentLink
+from payments.processing import payment_process
 from payments.providers.base import ProviderPayment
 
 VERIFIED_FOR_SECONDS = 30 * 60
@@ -271,7 +272,7 @@ def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
         update_request_info(source="web")
         if request.POST.get("outcome") == "cancel":
             return redirect("pay_link", token=token) if token else redirect("/")
-        result = services.payment_process(
+        result = payment_process(
             ProviderPayment(
                 session.provider_session_id,
                 f"sbx_pi_{secrets.token_hex(8)}" if not session.provider_payment_id else session.provider_payment_id,
@@ -298,9 +299,6 @@ def sandbox_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
 
 def pay_consent_proof(request: HttpRequest, token: str) -> HttpResponse:
     """The debtor's own proof-of-consent export (after verification)."""
-    from consent.services import consent_proof
-    from consent.workspace_views import proof_csv
-
     link = _link_or_404(token)
     if not _verified(request, link):
         return redirect("pay_link", token=token)

@@ -16,15 +16,12 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.models import WebhookEvent
+from payments.processing import process_stored_event, webhook_event_store
 from payments.providers.stripe_provider import payment_from_session
-from payments.services import ProcessResult, chargeback_process, payment_process, refund_process
 
 log = logging.getLogger(__name__)
 
@@ -67,61 +64,6 @@ def _slim(event_type: str, obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "", {}
 
 
-def _process(event: WebhookEvent) -> ProcessResult | None:
-    d = event.data
-    if event.type in (
-        "checkout.session.completed",
-        "checkout.session.async_payment_succeeded",
-        "checkout.session.async_payment_failed",
-    ):
-        if event.type == "checkout.session.completed" and d.get("payment_status") not in (
-            "paid",
-            "no_payment_required",
-        ):
-            return ProcessResult(None, False, "awaiting async payment")
-        from payments.providers.base import ProviderPayment
-
-        return payment_process(
-            ProviderPayment(
-                d["session_id"], d["payment_id"], d["link_id"], d["amount_minor"], d["currency"], d["paid"]
-            ),
-            provider="stripe",
-        )
-    if event.type == "charge.refunded":
-        results = [
-            refund_process(provider="stripe", payment_id=d["payment_id"], refund_id=r["id"], amount_minor=r["amount"])
-            for r in d.get("refunds", [])
-        ]
-        if not d.get("refunds") and d.get("amount_refunded"):
-            results = [
-                refund_process(
-                    provider="stripe",
-                    payment_id=d["payment_id"],
-                    refund_id=f"{d['charge_id']}-total",
-                    amount_minor=d["amount_refunded"],
-                )
-            ]
-        return results[-1] if results else None
-    if event.type == "charge.dispute.created":
-        return chargeback_process(provider="stripe", payment_id=d["payment_id"], dispute_id=d["dispute_id"])
-    return None
-
-
-def process_stored_event(event_pk: int) -> str:
-    """(Re)process one stored event; marks it processed unless it must wait."""
-    with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-        if event.processed_at is not None:
-            return event.outcome
-        result = _process(event)
-        outcome = result.note if result else "ignored"
-        if not outcome.startswith("deferred"):
-            event.processed_at = timezone.now()
-        event.outcome = outcome[:200]
-        event.save(update_fields=["processed_at", "outcome"])
-    return outcome
-
-
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
@@ -140,15 +82,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"received": True, "handled": False})
     # The signature covers these exact bytes; read them as plain JSON.
     object_id, data = _slim(event_type, json.loads(request.body)["data"]["object"])
-    try:
-        with transaction.atomic():
-            stored, created = WebhookEvent.objects.get_or_create(
-                provider="stripe",
-                event_id=event["id"],
-                defaults={"type": event_type, "object_id": object_id, "data": data},
-            )
-    except IntegrityError:  # a concurrent delivery stored it first
-        stored, created = WebhookEvent.objects.get(provider="stripe", event_id=event["id"]), False
+    stored, created = webhook_event_store(
+        provider="stripe", event_id=event["id"], event_type=event_type, object_id=object_id, data=data
+    )
     outcome = process_stored_event(stored.pk)
     log.info("stripe event %s %s: %s", event["id"], event_type, outcome)
     return JsonResponse({"received": True, "duplicate": not created, "outcome": outcome})

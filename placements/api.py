@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -18,6 +17,7 @@ from accounts.selectors import client_get_by_reference
 from placements import imports
 from placements.imports import rejects_download
 from placements.models import PlacementImport
+from placements.selectors import placement_import_get
 
 
 class PlacementInput(serializers.Serializer[Any]):
@@ -84,17 +84,14 @@ class PlacementCreateApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
             if client is None or (self.client_scope is not None and client.pk != self.client_scope.pk):
                 raise serializers.ValidationError({"client": ["No such client."]})
         upload = v["file"]
-        try:
-            job = imports.placement_import_create(
-                workspace=self.workspace,
-                file_obj=upload,
-                file_name=upload.name,
-                client=client,
-                strict=v["strict"],
-                header_map=v["header_map"] or None,
-            )
-        except ValidationError:
-            raise
+        job = imports.placement_import_create(
+            workspace=self.workspace,
+            file_obj=upload,
+            file_name=upload.name,
+            client=client,
+            strict=v["strict"],
+            header_map=v["header_map"] or None,
+        )
         imports.placement_import_enqueue(job)
         return Response(PlacementOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -104,13 +101,7 @@ class PlacementDetailApi(WorkspaceApiMixin, GenericAPIView[PlacementImport]):
     serializer_class = PlacementOutput
 
     def job(self, id: str) -> PlacementImport:
-        qs = PlacementImport.objects.for_workspace(self.workspace)
-        if self.client_scope is not None:
-            qs = qs.filter(client=self.client_scope)
-        job = qs.filter(pk=id).first()
-        if job is None:
-            raise Http404("No such import")
-        return job
+        return placement_import_get(workspace=self.workspace, import_id=id, client_scope=self.client_scope)
 
     @extend_schema(summary="An import job's status and progress", responses=PlacementOutput)
     def get(self, request: Request, id: str) -> Response:

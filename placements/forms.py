@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from placements.imports import clean_header_map, parse_header_map
+from placements.import_header import clean_header_map, parse_header_map
 
 
 class PlacementUploadForm(forms.Form):

@@ -31,6 +31,7 @@ from placements.import_rows import (
     prepare_chunk,
     row_values,
 )
+from placements.imports_pg import copy_rows
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ class SeenKeys:
         if not keys:
             return
         if on_postgres():
-            from placements.imports_pg import copy_rows
-
             copy_rows(self.TABLE, ["k", "line"], keys.items())
             return
         with connection.cursor() as cursor:

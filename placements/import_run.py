@@ -24,16 +24,9 @@ from accounts.jurisdictions import profile_for
 from accounts.models import Client, Workspace
 from kernel.crypto import keyring
 from kernel.tenancy import workspace_context
+from placements.import_header import header_positions
 from placements.import_plan import ChunkPlan, ChunkPlanner, SeenKeys
-from placements.import_rows import (
-    ImportContext,
-    PreparedChunk,
-    Record,
-    RowPool,
-    default_workers,
-    header_positions,
-    on_postgres,
-)
+from placements.import_rows import ImportContext, PreparedChunk, Record, RowPool, default_workers, on_postgres
 from placements.import_write import ChunkWriter
 from placements.models import PlacementImport
 

@@ -30,6 +30,7 @@ from placements.import_rows import (
     on_postgres,
     seal_debtor,
 )
+from placements.imports_pg import copy_insert
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, 
     if not rows:
         return
     if on_postgres():
-        from placements.imports_pg import copy_insert
-
         copy_insert(model, columns, rows)
     else:
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]

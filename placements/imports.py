@@ -48,22 +48,19 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Client, Workspace
-from audit.services import audit_record
+from audit import actions
+from audit.services import audit_record, record_personal_data_access
 from kernel.tenancy import workspace_context
+from placements.import_header import COLUMNS, clean_header_map, header_positions, parse_header_map, read_header
 from placements.import_plan import ChunkPlanner
-from placements.import_rows import (
-    COLUMNS,
-    _read_header,
-    clean_header_map,
-    header_positions,
-    on_postgres,
-    parse_header_map,
-)
+from placements.import_rows import on_postgres
 from placements.import_run import ImportRun, Progress
 from placements.import_write import ChunkWriter
+from placements.imports_pg import drop_staging
 from placements.models import ImportStatus, PlacementImport
 
 # The steps live in their own modules (import_rows: reading and preparing rows;
@@ -116,7 +113,7 @@ def placement_import_create(
     if client is not None and client.workspace_id != workspace.pk:
         raise ValidationError({"client": "No such client."})
     mapping = clean_header_map(header_map)
-    header_positions(_read_header(file_obj), mapping, has_client=client is not None)
+    header_positions(read_header(file_obj), mapping, has_client=client is not None)
     storage_name = default_storage.save(f"imports/{workspace.pk}/{secrets.token_hex(16)}.csv", File(file_obj))
     try:
         with workspace_context(workspace):
@@ -203,8 +200,6 @@ def _finish(run: ImportRun, status: str, error: str) -> PlacementImport:
     with workspace_context(workspace):
         run.seen.drop()
         if on_postgres():
-            from placements.imports_pg import drop_staging
-
             drop_staging()
         run.save_job(
             t,
@@ -316,11 +311,6 @@ def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
 def rejects_download(job: PlacementImport) -> Any:
     """The rejects CSV of a job as a download, audited (it holds rows as uploaded);
     410 Gone once the retention rule has deleted it."""
-    from django.http import FileResponse, Http404, HttpResponse
-
-    from audit import actions
-    from audit.services import record_personal_data_access
-
     if job.rejects_purged_at is not None:
         return HttpResponse(
             f"The rejects file was deleted on {job.rejects_purged_at:%Y-%m-%d}, "

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.models import Membership, Workspace
@@ -16,7 +13,7 @@ from kernel.tenancy.decorators import workspace_view
 from placements import imports
 from placements.forms import PlacementUploadForm
 from placements.imports import rejects_download
-from placements.models import PlacementImport
+from placements.selectors import placement_import_get, placement_imports_recent, placement_rejects_preview
 
 
 @workspace_view("debts.import")
@@ -46,7 +43,7 @@ def placements(request: HttpRequest, workspace: Workspace, membership: Membershi
         else:
             imports.placement_import_enqueue(job)
             return redirect("placement_detail", workspace_slug=workspace.slug, import_id=job.pk)
-    jobs = PlacementImport.objects.for_workspace(workspace).order_by("-created_at")[:50]
+    jobs = placement_imports_recent(workspace=workspace)
     return render(request, "debtors/placements.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
 
 
@@ -54,21 +51,8 @@ def placements(request: HttpRequest, workspace: Workspace, membership: Membershi
 def placement_detail(
     request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
 ) -> HttpResponse:
-    job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
-    if job is None:
-        raise Http404("No such import")
-    rejects: list[list[str]] = []
-    if job.rejects_storage_name and job.status in ("done", "failed"):
-        try:
-            with default_storage.open(job.rejects_storage_name, "r") as fh:
-                reader = csv.reader(fh)
-                next(reader, None)
-                for i, row in enumerate(reader):
-                    if i >= 200:
-                        break
-                    rejects.append(row[:2])
-        except FileNotFoundError:
-            pass  # deleted under the retention rule meanwhile: the counts remain
+    job = placement_import_get(workspace=workspace, import_id=import_id)
+    rejects = placement_rejects_preview(job=job)
     template = (
         "debtors/_placement_progress.html" if request.headers.get("HX-Request") else "debtors/placement_detail.html"
     )
@@ -79,7 +63,5 @@ def placement_detail(
 def placement_rejects(
     request: HttpRequest, workspace: Workspace, membership: Membership, import_id: str
 ) -> FileResponse:
-    job = PlacementImport.objects.for_workspace(workspace).filter(pk=import_id).first()
-    if job is None:
-        raise Http404("No such import")
+    job = placement_import_get(workspace=workspace, import_id=import_id)
     return rejects_download(job)  # type: ignore[no-any-return]

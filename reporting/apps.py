@@ -8,6 +8,6 @@ class ReportingConfig(AppConfig):
 
     def ready(self) -> None:
         from debtors.signals import ledger_changed
-        from reporting.dashboard import on_ledger_changed
+        from reporting.figure_cache import on_ledger_changed
 
         ledger_changed.connect(on_ledger_changed, dispatch_uid="reporting_figures_changed")

@@ -2,7 +2,7 @@
 
 Collected = payments posted in the period minus refunds and reversals of payments
 posted in the period (money that came back out). Commission is computed per entry
-and truncated towards zero (reporting.dashboard.commission_minor), the same rule the
+and truncated towards zero (reporting.formatting.commission_minor), the same rule the
 client portal and its statements use, so every figure of a period agrees.
 """
 
@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Client
 from debtors.models import LedgerEntry
 from debtors.services.money import from_minor
+from reporting.queries import COLLECTION, entry_commission
 
 
 def _zone(workspace: Any) -> ZoneInfo:
@@ -44,8 +45,6 @@ def remittance_rows(*, workspace: Any, start: date, end: date, client: Client | 
     workspace's time zone, the same months as the client portal and statements."""
     tz = _zone(workspace)
     since, until = datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end, time.min, tzinfo=tz)
-    from reporting.dashboard import COLLECTION, entry_commission
-
     qs = LedgerEntry.objects.for_workspace(workspace).filter(COLLECTION, posted_at__gte=since, posted_at__lt=until)
     if client is not None:
         qs = qs.filter(debt__client=client)

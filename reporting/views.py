@@ -1,5 +1,5 @@
-"""The workspace dashboard and the client portal (figures from ``reporting.dashboard``,
-charts from ``reporting.charts``)."""
+"""The workspace dashboard and the client portal (figures from ``reporting.dashboard``
+and ``reporting.portal``, charts from ``reporting.charts``)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ from django.shortcuts import redirect, render
 from accounts.models import Client, Membership, Workspace
 from accounts.roles import can
 from accounts.selectors import client_get, clients_list
-from audit.services import audit_record
 from kernel.csv_stream import csv_line_writer
 from kernel.tenancy import workspace_context
 from kernel.tenancy.decorators import workspace_view
 from reporting import dashboard as figures
+from reporting import portal
 from reporting.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
-from reporting.dashboard import format_bps, money, rate_bps
+from reporting.formatting import format_bps, money, rate_bps
+from reporting.queries import workspace_today
+from reporting.services import statement_download_record
 
-STATEMENT_DOWNLOADED = "statement.downloaded"
 STATEMENT_HEADER = ["date", "debt_reference", "kind", "amount", "commission", "net", "currency"]
 
 
@@ -187,7 +188,7 @@ def _other_currencies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def dashboard(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     if membership.client_id is not None:
         return redirect("client_portal", workspace_slug=workspace.slug)
-    today = figures.workspace_today(workspace)
+    today = workspace_today(workspace)
     context: dict[str, Any] = {
         "today": today,
         "currency": workspace.currency,
@@ -295,7 +296,7 @@ def _portal_context(membership: Membership, client: Client, data: dict[str, Any]
 @workspace_view()
 def client_portal(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     client = _portal_client(request, workspace, membership)
-    today = figures.workspace_today(workspace)
+    today = workspace_today(workspace)
     context: dict[str, Any] = {
         "today": today,
         "currency": workspace.currency,
@@ -304,7 +305,7 @@ def client_portal(request: HttpRequest, workspace: Workspace, membership: Member
     if client is None:
         context["clients"] = clients_list(workspace=workspace)
         return render(request, "debtors/portal_overview.html", context)
-    data = figures.client_portal(workspace=workspace, membership=membership, client=client, today=today)
+    data = portal.client_portal(workspace=workspace, membership=membership, client=client, today=today)
     context.update(_portal_context(membership, client, data))
     context["other_currencies"] = _other_currencies(
         figures.other_currencies(workspace=workspace, membership=membership, today=today, client=client)
@@ -332,15 +333,10 @@ def client_statement(request: HttpRequest, workspace: Workspace, membership: Mem
     client = _portal_client(request, workspace, membership)
     if client is None:
         raise Http404("Choose a client")
-    month = _parse_month(request.GET.get("month", ""), figures.workspace_today(workspace))
+    month = _parse_month(request.GET.get("month", ""), workspace_today(workspace))
     if month is None:
         return HttpResponseBadRequest("month must be YYYY-MM", content_type="text/plain")
-    audit_record(
-        action=STATEMENT_DOWNLOADED,
-        workspace=workspace,
-        obj=client,
-        metadata={"client_id": str(client.pk), "month": f"{month:%Y-%m}"},
-    )
+    statement_download_record(workspace=workspace, client=client, month=month)
     tz = ZoneInfo(workspace.timezone)
     user_id = membership.user_id
 
@@ -350,9 +346,9 @@ def client_statement(request: HttpRequest, workspace: Workspace, membership: Mem
         # The stream is consumed after the request's tenant transaction has ended,
         # so it reads the ledger in a tenant context of its own, a chunk at a time.
         with workspace_context(workspace, user_id=user_id):
-            entries = figures.statement_entries(workspace=workspace, membership=membership, client=client, month=month)
+            entries = portal.statement_entries(workspace=workspace, membership=membership, client=client, month=month)
             for entry in entries.iterator(chunk_size=2000):
-                yield writer.writerow(figures.statement_line(entry, bps=client.commission_rate_bps, tz=tz))
+                yield writer.writerow(portal.statement_line(entry, bps=client.commission_rate_bps, tz=tz))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     safe_ref = re.sub(r"[^A-Za-z0-9_-]+", "-", client.reference).strip("-") or "client"

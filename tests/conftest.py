@@ -18,7 +18,7 @@ from django.test import Client as HttpClient
 from accounts.models import User, Workspace
 from accounts.roles import Role
 from accounts.services import api_key_create, client_create, membership_add, workspace_create
-from kernel.crypto.keys import reset_key_caches
+from kernel.crypto.keyring import reset_key_caches
 from kernel.tenancy import workspace_context
 
 PASSWORD = "correct-horse-battery-staple-9"

@@ -55,13 +55,13 @@ PARAM_MODELS: dict[str, str] = {
     "debt_id": "debtors.Debt",
     "dispute_id": "debtors.Dispute",
     "document_id": "debtors.Document",
-    "placement_id": "debtors.PlacementImport",
-    "import_id": "debtors.PlacementImport",
+    "placement_id": "placements.PlacementImport",
+    "import_id": "placements.PlacementImport",
     "link_id": "payments.PaymentLink",
     "exception_id": "payments.ReconciliationException",
-    "template_id": "consent.MessageTemplate",
-    "sequence_id": "consent.Sequence",
-    "enrolment_id": "consent.DebtSequence",
+    "template_id": "communications.MessageTemplate",
+    "sequence_id": "communications.Sequence",
+    "enrolment_id": "communications.DebtSequence",
 }
 
 # URL kwargs that name no object (a verb, a format…): the valid value every test uses,
@@ -412,7 +412,7 @@ def _sequence(objs: TenantObjects) -> Model:
 def _debt_sequence(objs: TenantObjects) -> Model:
     from communications.sequences import sequence_enrol
 
-    return sequence_enrol(debt=objs.get("debtors.Debt"), sequence=objs.get("consent.Sequence"))  # type: ignore[arg-type]
+    return sequence_enrol(debt=objs.get("debtors.Debt"), sequence=objs.get("communications.Sequence"))  # type: ignore[arg-type]
 
 
 # "app_label.Model" -> a function making one such object in ``objs.workspace``. It runs
@@ -426,12 +426,12 @@ FACTORIES: dict[str, Callable[[TenantObjects], Model]] = {
     "debtors.Debt": _debt,
     "debtors.Dispute": _dispute,
     "debtors.Document": _document,
-    "debtors.PlacementImport": _placement_import,
+    "placements.PlacementImport": _placement_import,
     "payments.PaymentLink": _payment_link,
     "payments.ReconciliationException": _reconciliation_exception,
-    "consent.MessageTemplate": _message_template,
-    "consent.Sequence": _sequence,
-    "consent.DebtSequence": _debt_sequence,
+    "communications.MessageTemplate": _message_template,
+    "communications.Sequence": _sequence,
+    "communications.DebtSequence": _debt_sequence,
 }
 
 

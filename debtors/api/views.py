@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -21,7 +22,7 @@ from accounts.api_base import WorkspaceApiMixin
 from accounts.selectors import client_get
 from accounts.services import client_default
 from audit import actions
-from audit.services import audit_record, record_personal_data_access
+from audit.services import record_personal_data_access
 from debtors import selectors
 from debtors.api import serializers as s
 from debtors.models import (
@@ -38,6 +39,7 @@ from debtors.models import (
 from debtors.services import debtors as debtor_services
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
+from debtors.services.data_access import debtors_read_record
 
 DEBTOR_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
 
@@ -63,12 +65,7 @@ class DebtorListCreateApi(WorkspaceApiMixin, GenericAPIView[Debtor]):
         page = self.paginate_queryset(qs)
         data = s.DebtorOutput(page, many=True).data
         if page:
-            audit_record(
-                action=actions.PERSONAL_DATA_READ,
-                workspace=self.workspace,
-                object_type="debtors.debtor",
-                metadata={"ids": [str(d.pk) for d in page], "fields": DEBTOR_FIELDS, "purpose": "api list"},
-            )
+            debtors_read_record(workspace=self.workspace, debtors=page, fields=DEBTOR_FIELDS, purpose="api list")
         return self.get_paginated_response(data)
 
     @extend_schema(
@@ -332,7 +329,8 @@ class ReversalCreateApi(DebtScopedMixin, GenericAPIView[LedgerEntry]):
 
 
 class SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
-    """GET lists the debt's objects; POST creates one through ``create``."""
+    """GET lists the debt's objects; POST creates one through ``create_object``,
+    which each subclass implements by calling its service."""
 
     tenant_model = Debt
     model: ClassVar[Any]
@@ -343,7 +341,7 @@ class SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
     def rows(self, debt: Debt) -> QuerySet[Any]:
         return self.model.objects.for_workspace(debt.workspace_id).filter(debt=debt).order_by("-pk")
 
-    def create(self, debt: Debt, data: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, data: dict[str, Any]) -> Any:
         raise NotImplementedError
 
     def get(self, request: Request, id: str) -> Response:
@@ -354,7 +352,7 @@ class SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
         debt = self.debt()
         data = self.input(data=request.data, context=self.context_for(debt))
         data.is_valid(raise_exception=True)
-        obj = self.create(debt, dict(data.validated_data))
+        obj = self.create_object(debt, dict(data.validated_data))
         return Response(self.output(obj, context=self.context_for(debt)).data, status=status.HTTP_201_CREATED)
 
 
@@ -373,7 +371,7 @@ class PlanApi(SubResourceApi):
     def rows(self, debt: Debt) -> QuerySet[Any]:
         return super().rows(debt).prefetch_related("installments").select_related("debt")
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         return plans.plan_create(
             debt=debt,
             total_minor=v["total"],
@@ -389,7 +387,7 @@ class PromiseApi(SubResourceApi):
     def rows(self, debt: Debt) -> QuerySet[Any]:
         return super().rows(debt).select_related("debt")
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         return promises.promise_create(debt=debt, amount_minor=v["amount"], due_on=v["due_on"])
 
 
@@ -399,7 +397,7 @@ class OfferApi(SubResourceApi):
     def rows(self, debt: Debt) -> QuerySet[Any]:
         return super().rows(debt).select_related("debt")
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         self.forbid_client_scoped()
         return offers.offer_create(debt=debt, amount_minor=v["amount"], expires_at=v["expires_at"])
 
@@ -407,14 +405,14 @@ class OfferApi(SubResourceApi):
 class DisputeApi(SubResourceApi):
     model, output, input = Dispute, s.DisputeOutput, s.DisputeInput
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         return disputes.dispute_open(debt=debt, reason=v["reason"], details=v["details"], source="api")
 
 
 class NoteApi(SubResourceApi):
     model, output, input = Note, s.NoteOutput, s.NoteInput
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         return records.note_add(debt=debt, body=v["body"])
 
 
@@ -422,7 +420,7 @@ class DocumentApi(SubResourceApi):
     model, output, input = Document, s.DocumentOutput, s.DocumentInput
     parser_classes = [MultiPartParser, FormParser]
 
-    def create(self, debt: Debt, v: dict[str, Any]) -> Any:
+    def create_object(self, debt: Debt, v: dict[str, Any]) -> Any:
         upload = v["file"]
         return records.document_upload(debt=debt, upload=upload, file_name=upload.name)
 
@@ -457,8 +455,6 @@ class DocumentDownloadApi(DebtScopedMixin, GenericAPIView[Document]):
 
     @extend_schema(summary="Download a document (audited)", responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, id: str, document_id: str) -> FileResponse:
-        from django.core.files.storage import default_storage
-
         doc = selectors.related_get(Document, debt=self.debt(), object_id=document_id)
         record_personal_data_access(
             subject=doc, fields=["file"], purpose="api download", kind=actions.PERSONAL_DATA_DOWNLOAD
@@ -481,6 +477,3 @@ class TimelineApi(DebtScopedMixin, GenericAPIView[Any]):
         debt = self.debt()
         events = selectors.timeline_for_debt(debt=debt)
         return Response(s.TimelineOutput(events, many=True, context=self.context_for(debt)).data)
-
-
-# --- Placements ------------------------------------------------------------------

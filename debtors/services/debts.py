@@ -13,8 +13,9 @@ from accounts.roles import Role
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, Debtor, DebtParty, DebtStatus, EntryKind, PartyRole
 from debtors.services import priority
-from debtors.services.ledger import _lock, _set_status, debt_event, entry_post
+from debtors.services.ledger import entry_post
 from debtors.services.money import exponent
+from debtors.services.status import _lock, _set_status, debt_event
 
 
 @dataclass

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, NOT_COLLECTABLE, Debt, DebtStatus, Dispute, DisputeStatus
-from debtors.services.ledger import _lock, _set_status, debt_event
+from debtors.services.status import _lock, _set_status, debt_event
 
 REASONS = {"not_mine", "wrong_amount", "paid", "identity_theft", "other"}
 

@@ -16,35 +16,18 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from audit.services import audit_record
-from debtors.models import ALLOWED_TRANSITIONS, Debt, DebtEvent, DebtStatus, EntryKind, LedgerEntry
+from debtors.models import ALLOWED_TRANSITIONS, Debt, DebtStatus, EntryKind, LedgerEntry
 from debtors.services.money import from_minor
+from debtors.services.plans import allocate_payment_to_plan, unallocate_payment_from_plan
 from debtors.services.priority import rescore
+from debtors.services.promises import promises_check_kept
+from debtors.services.status import _lock, _set_status, debt_event
 from debtors.signals import ledger_changed
 
 # The sign each kind must have.
 POSITIVE = {EntryKind.CHARGE, EntryKind.INTEREST, EntryKind.FEE, EntryKind.REFUND}
 NEGATIVE = {EntryKind.PAYMENT}
 EITHER = {EntryKind.ADJUSTMENT, EntryKind.REVERSAL}
-
-
-def debt_event(
-    debt: Debt, kind: str, summary: str, *, amount_minor: int | None = None, obj: Any = None, actor: Any = None
-) -> DebtEvent:
-    """Add a line to the debt's timeline (no personal data in ``summary``)."""
-    return DebtEvent.objects.for_workspace(debt.workspace_id).create(
-        workspace_id=debt.workspace_id,
-        debt=debt,
-        kind=kind,
-        summary=summary[:200],
-        amount_minor=amount_minor,
-        object_type=obj._meta.model_name if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        actor=actor if getattr(actor, "pk", None) else None,
-    )
-
-
-def _lock(debt: Debt) -> Debt:
-    return Debt.objects.for_workspace(debt.workspace_id).select_for_update().get(pk=debt.pk)
 
 
 def entry_post(
@@ -152,9 +135,6 @@ def payment_record(
                 external_id=external_id,
                 actor=actor,
             )
-            from debtors.services.plans import allocate_payment_to_plan
-            from debtors.services.promises import promises_check_kept
-
             allocate_payment_to_plan(debt=debt, amount_minor=amount_minor, entry=entry)
             promises_check_kept(debt=debt)
             if debt.balance_minor <= 0 and DebtStatus.PAID in ALLOWED_TRANSITIONS[debt.status]:
@@ -213,8 +193,6 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
             raise ValidationError({"entry": "This entry was already reversed."}) from None
         _reopen_if_owing(debt, actor=actor, reason="a payment was reversed")
         if entry.kind == EntryKind.PAYMENT:
-            from debtors.services.plans import unallocate_payment_from_plan
-
             unallocate_payment_from_plan(debt=debt, payment=entry, reversal=reversal, actor=actor)
     return reversal
 
@@ -243,31 +221,3 @@ def _reopen_if_owing(debt: Debt, *, actor: Any = None, reason: str = "") -> None
     (refund, reversal, fee, interest, adjustment) it goes back to active."""
     if debt.status == DebtStatus.PAID and debt.balance_minor > 0:
         _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason=reason)
-
-
-def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "") -> Debt:
-    """Move a debt along an allowed transition (caller holds the row lock)."""
-    old = debt.status
-    if status == old:
-        return debt
-    if status not in ALLOWED_TRANSITIONS[old]:
-        raise ValidationError({"status": f"A debt cannot go from {old} to {status}."})
-    Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(status=status, updated_at=timezone.now())
-    debt.status = status
-    rescore(debt)
-    debt_event(debt, "status", f"Status {old} → {status}" + (f" ({reason})" if reason else ""), actor=actor)
-    audit_record(
-        action="debt.status_changed",
-        workspace=debt.workspace_id,
-        obj=debt,
-        actor_user_id=getattr(actor, "pk", None),
-        metadata={"from": old, "to": status},
-    )
-    return debt
-
-
-def activate_if_new(debt: Debt, *, actor: Any = None) -> Debt:
-    """Working a debt that was just placed (a plan, a settlement) starts collection."""
-    if debt.status == DebtStatus.NEW:
-        _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason="collection started")
-    return debt

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, EntryKind, LedgerEntry, OfferStatus, SettlementOffer
-from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event, entry_post
+from debtors.services.ledger import entry_post
+from debtors.services.status import _lock, _set_status, activate_if_new, debt_event
 
 
 def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: Any = None) -> SettlementOffer:

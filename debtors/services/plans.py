@@ -21,7 +21,7 @@ from debtors.models import (
     PaymentPlan,
     PlanStatus,
 )
-from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
+from debtors.services.status import _lock, _set_status, activate_if_new, debt_event
 
 FREQUENCIES = {"weekly": 7, "biweekly": 14, "monthly": None}
 MAX_INSTALLMENTS = 120

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus
 from debtors.services.money import exponent
+from kernel.tenancy import workspace_context
 
 AMOUNT_BANDS = ((100, 50), (1_000, 150), (10_000, 250), (100_000, 325))  # (under major units, points)
 AMOUNT_TOP = 400
@@ -124,8 +125,6 @@ def priorities_refresh_in_batches(*, workspace: Any, batch: int = 50_000, at: da
     """``priorities_refresh`` over the whole workspace, ``batch`` debts (by id) per
     transaction of its own, so a run that rewrites many scores (the first one)
     never holds locks on the whole workspace. Call it outside a transaction."""
-    from kernel.tenancy import workspace_context
-
     now = at or timezone.now()
     changed, after = 0, None
     while True:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
-from debtors.services.ledger import _lock, _set_status, activate_if_new, debt_event
+from debtors.services.status import _lock, _set_status, activate_if_new, debt_event
 
 
 def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = None) -> PromiseToPay:

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from debtors.models import Debt, Document, Note
-from debtors.services.ledger import debt_event
+from debtors.services.status import debt_event
 
 MAX_DOCUMENT_BYTES = getattr(settings, "MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
 # What we accept, decided by the file's bytes, never by its name or the browser's claim.

@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kernel.audit_port import SUBJECT_KEY_SHREDDED, audit_event
-from kernel.crypto.keys import KEY_BYTES, NONCE_BYTES, get_key_provider
+from kernel.crypto import blind_index
+from kernel.crypto.keys import KEY_BYTES, NONCE_BYTES, blind_index_root, get_key_provider
 from kernel.models import SubjectKey, WorkspaceKey
 
 
@@ -80,6 +81,15 @@ def clear_cache() -> None:
     _wk_cache.clear()
     _sk_cache.clear()
     _sk_by_subject.clear()
+
+
+def reset_key_caches() -> None:
+    """Forget every loaded key, master keys included (tests that change settings;
+    after rotation). Lives here, above ``keys`` and ``blind_index``, which it clears."""
+    get_key_provider.cache_clear()
+    blind_index_root.cache_clear()
+    blind_index.clear_cache()  # per-workspace keys derived from the old root
+    clear_cache()
 
 
 def _wk_aad(wk: WorkspaceKey) -> bytes:

@@ -120,13 +120,3 @@ def get_key_provider() -> KeyProvider:
 @lru_cache(maxsize=1)
 def blind_index_root() -> bytes:
     return parse_single_key(settings.BLIND_INDEX_KEY, variable="BLIND_INDEX_KEY")
-
-
-def reset_key_caches() -> None:
-    """Forget loaded keys (tests that change settings; after rotation)."""
-    get_key_provider.cache_clear()
-    blind_index_root.cache_clear()
-    from kernel.crypto import blind_index, keyring
-
-    blind_index.clear_cache()  # per-workspace keys derived from the old root
-    keyring.clear_cache()

@@ -11,6 +11,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from kernel.crypto.fields import EncryptedField
+from kernel.crypto.keys import parse_key_list, parse_single_key
 from kernel.privacy.registry import declaration_for, not_personal_for
 
 PROJECT_APPS = {
@@ -111,8 +112,6 @@ def check_personal_data_declared(app_configs: Any = None, **kwargs: Any) -> list
 
 @checks.register()
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from kernel.crypto.keys import parse_key_list, parse_single_key
-
     errors: list[checks.CheckMessage] = []
     try:
         parse_key_list(settings.FIELD_ENCRYPTION_KEYS)

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 from django.db import models
 
+from kernel.models import TenantModel
+
 _M = TypeVar("_M", bound=type[models.Model])
 
 
@@ -205,8 +207,6 @@ def rows_for_subject(*, subject_type: str, subject_id: object, workspace: Any = 
     """Every row and declared field held about one person, across apps.
 
     Tenant models are read within ``workspace``; others (users) without it."""
-    from kernel.models import TenantModel
-
     for decl in declarations():
         if decl.subject_type != subject_type:
             continue

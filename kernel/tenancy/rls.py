@@ -18,20 +18,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_migrate
+
+from kernel.models import TenantModel
 
 POLICY = "collectpro_tenant_isolation"
 WS = "nullif(current_setting('app.workspace_id', true), '')::bigint"
 
 
 def rls_models() -> list[Any]:
-    from django.apps import apps
-
-    from kernel.models import TenantModel
-
     return [
         m
         for m in apps.get_models()

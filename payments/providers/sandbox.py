@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from payments.models import CheckoutSession
 from payments.providers.base import PaymentProvider, ProviderCheckout, ProviderPayment
 
 
@@ -33,8 +34,6 @@ class SandboxProvider(PaymentProvider):
     def recent_payments(self, *, since: datetime) -> Iterable[ProviderPayment]:
         # The sandbox's "provider side" is our own CheckoutSession table: completed
         # sandbox sessions are exactly those the sandbox page marked paid.
-        from payments.models import CheckoutSession
-
         for s in CheckoutSession.objects.filter(provider=self.name, created_at__gte=since, status="completed"):
             yield ProviderPayment(
                 s.provider_session_id,

@@ -1,4 +1,4 @@
-"""The operator CLI for accounts: create_workspace, create_api_key, seed_demo."""
+"""The operator CLI for accounts: create_workspace, create_api_key."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import accounts.management.commands as account_commands
 from accounts.models import ApiKey, Client, Membership, User, Workspace
 from accounts.roles import Role
 from audit.models import AuditEvent
-from debtors.models import Debt
-from kernel.tenancy import workspace_context
 from tests.conftest import PASSWORD, api
 
 KEY_RE = re.compile(r"cp_[0-9a-f]{8}_[A-Za-z0-9_-]{20,}")
@@ -119,40 +117,11 @@ def test_create_api_key_refuses_bad_input(world, args, reason):
     assert _counts() == before
 
 
-# --- seed_demo ------------------------------------------------------------------------
-
-
-def test_seed_demo_is_idempotent_and_prints_the_logins(db):
-    out, _ = _run("seed_demo", "--accounts", "0")
-    seeded = _counts()
-    assert seeded["workspaces"] == 2 and seeded["clients"] == 3
-    for login in ("owner@acme.example", "agent@acme.example", "auditor@acme.example", "owner@liberty.example"):
-        assert login in out
-    assert "Password for all: collectpro-demo-2026" in out
-    assert User.objects.get(email="agent@acme.example").check_password("collectpro-demo-2026")
-
-    out_again, _ = _run("seed_demo", "--accounts", "0")
-    assert _counts() == seeded
-    assert "owner@acme.example" in out_again
-
-
-def test_seed_demo_portfolio_is_seeded_once(db):
-    _run("seed_demo", "--accounts", "6")
-    seeded = _counts()
-    with workspace_context(Workspace.objects.get(slug="acme-collections")):
-        debts = Debt.objects.count()
-    assert debts == 6
-    _run("seed_demo", "--accounts", "6")
-    assert _counts() == seeded
-    with workspace_context(Workspace.objects.get(slug="acme-collections")):
-        assert Debt.objects.count() == debts
-
-
 # --- --help ---------------------------------------------------------------------------
 
 
 def test_every_accounts_command_is_tested_for_help():
-    assert {"create_workspace", "create_api_key", "seed_demo"} <= set(COMMANDS)
+    assert {"create_workspace", "create_api_key"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", COMMANDS)

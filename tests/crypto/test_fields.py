@@ -16,8 +16,7 @@ from debtors.services.debtors import DebtorInput, debtor_create
 from kernel.crypto import fields as crypto_fields
 from kernel.crypto.blind_index import blind_index
 from kernel.crypto.fields import DecryptionError
-from kernel.crypto.keyring import SubjectKeyShredded, subject_key_shred
-from kernel.crypto.keys import reset_key_caches
+from kernel.crypto.keyring import SubjectKeyShredded, reset_key_caches, subject_key_shred
 from kernel.tenancy import workspace_context
 
 EMAIL = "Rahul.Verma.7731@Mailbox.Example"

@@ -10,7 +10,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from kernel.crypto.keys import EnvKeyProvider, parse_key_list, reset_key_caches
+from kernel.crypto.keyring import reset_key_caches
+from kernel.crypto.keys import EnvKeyProvider, parse_key_list
 
 K1 = base64.b64encode(b"1" * 32).decode()
 K2 = base64.b64encode(b"2" * 32).decode()

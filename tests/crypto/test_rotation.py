@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from debtors.models import Debtor
 from debtors.services.debtors import DebtorInput, debtor_create
 from kernel.crypto import keyring
-from kernel.crypto.keys import reset_key_caches
+from kernel.crypto.keyring import reset_key_caches
 from kernel.models import SubjectKey, WorkspaceKey
 from kernel.tenancy import workspace_context
 

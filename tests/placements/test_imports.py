@@ -25,8 +25,8 @@ from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_create
 from kernel.tenancy import workspace_context
 from placements import imports
+from placements.import_header import COLUMNS
 from placements.imports import (
-    COLUMNS,
     generate_placements_csv,
     placement_import_create,
     placement_import_enqueue,

@@ -25,7 +25,7 @@ from debtors.services.debts import DebtInput, debt_assign, debt_create
 from debtors.services.ledger import entry_reverse, payment_record
 from debtors.services.promises import promise_create, promises_evaluate
 from kernel.tenancy import workspace_context
-from reporting import dashboard
+from reporting import dashboard, formatting
 from reporting.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
 from tests.conftest import PASSWORD, add_member, login
 
@@ -149,7 +149,7 @@ def test_overview_collections_and_recovery_rate(book, world):
     assert o["outstanding"] == 500_000 - 49_110
     assert o["payments_this_month"] == 4  # the reversed one was a payment too
     assert o["recovery_bps"] == 982  # 49,110 / 500,000 = 9.822%
-    assert dashboard.format_bps(o["recovery_bps"]) == "9.8%"
+    assert formatting.format_bps(o["recovery_bps"]) == "9.8%"
 
 
 def test_aging_buckets_counts_and_amounts(book, world):
@@ -482,9 +482,9 @@ def test_charts_are_accessible_svg_and_escape_text():
 
 
 def test_money_and_rate_formatting():
-    assert dashboard.money(12_345_600, "INR") == "123,456.00"
-    assert dashboard.money(-100_000, "INR") == "-1,000.00"
-    assert dashboard.money(1_234_567, "JPY") == "1,234,567"
-    assert dashboard.rate_bps(1, 3) == 3333 and dashboard.rate_bps(1, 0) is None
-    assert dashboard.format_bps(982) == "9.8%" and dashboard.format_bps(None) == "—"
-    assert dashboard.commission_minor(10_105, 1500) == 1515 and dashboard.commission_minor(-10_105, 1500) == -1515
+    assert formatting.money(12_345_600, "INR") == "123,456.00"
+    assert formatting.money(-100_000, "INR") == "-1,000.00"
+    assert formatting.money(1_234_567, "JPY") == "1,234,567"
+    assert formatting.rate_bps(1, 3) == 3333 and formatting.rate_bps(1, 0) is None
+    assert formatting.format_bps(982) == "9.8%" and formatting.format_bps(None) == "—"
+    assert formatting.commission_minor(10_105, 1500) == 1515 and formatting.commission_minor(-10_105, 1500) == -1515

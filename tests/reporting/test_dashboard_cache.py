@@ -8,7 +8,7 @@ from django.core.cache import cache
 from accounts.roles import Role
 from debtors.services.ledger import payment_record
 from kernel.tenancy import workspace_context
-from reporting import dashboard
+from reporting import figure_cache
 from tests.conftest import add_member, login
 from tests.debtors.factories import make_debt
 
@@ -32,7 +32,7 @@ def test_large_workspace_serves_cached_figures_and_the_warm_task_refreshes_them(
     world, monkeypatch, django_capture_on_commit_callbacks
 ):
     cache.clear()
-    monkeypatch.setattr(dashboard, "SLOW_SECONDS", -1.0)  # every computation counts as slow
+    monkeypatch.setattr(figure_cache, "SLOW_SECONDS", -1.0)  # every computation counts as slow
     manager = add_member(world.a, "manager@example.com", Role.MANAGER)
     with workspace_context(world.a):
         debt = make_debt(world.a)

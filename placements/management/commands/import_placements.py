@@ -12,13 +12,8 @@ from accounts.models import Workspace
 from accounts.selectors import client_get_by_reference
 from kernel.context import request_info
 from kernel.tenancy import workspace_context
-from placements.imports import (
-    COLUMNS,
-    parse_header_map,
-    placement_import_create,
-    placement_import_execute,
-    placement_import_rejects,
-)
+from placements.import_header import COLUMNS, parse_header_map
+from placements.imports import placement_import_create, placement_import_execute, placement_import_rejects
 
 SHOW_REJECTS = 50
 

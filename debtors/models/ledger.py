@@ -1,0 +1,65 @@
+"""The ledger: every amount that changed what a debt owes, append-only."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone as dj_timezone
+
+from debtors.models.debts import Debt
+from kernel.models import TenantModel, workspace_key_unindexed
+
+
+class EntryKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    INTEREST = "interest", "Interest"
+    FEE = "fee", "Fee"
+    PAYMENT = "payment", "Payment"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    REFUND = "refund", "Refund"
+    REVERSAL = "reversal", "Reversal"
+
+
+class LedgerEntry(TenantModel):
+    """Append-only. ``amount_minor`` is signed: positive raises what is owed (charge,
+    interest, fee, refund of a payment), negative lowers it (payment). A correction
+    is a reversal entry pointing at the entry it cancels; nothing is ever updated."""
+
+    workspace = workspace_key_unindexed()
+    debt = models.ForeignKey(Debt, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    kind = models.CharField(max_length=12, choices=EntryKind.choices)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    effective_on = models.DateField()
+    posted_at = models.DateTimeField(default=dj_timezone.now)
+    method = models.CharField(max_length=32, blank=True, default="")
+    reference = models.CharField(max_length=100, blank=True, default="")
+    # A provider's id (e.g. Stripe payment intent): unique, so a payment posts once.
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    # At most one reversal per entry (constraint below, on the few rows that reverse).
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+    )
+    memo = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    rls_append_only = True
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="ledger_unique_external_id",
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=models.Q(reverses__isnull=False), name="ledger_one_reversal_per_entry"
+            ),
+            models.CheckConstraint(condition=~models.Q(amount_minor=0), name="ledger_amount_not_zero"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "debt", "posted_at"]),
+            models.Index(fields=["workspace", "kind", "posted_at"]),
+        ]
+        verbose_name_plural = "ledger entries"
