@@ -354,7 +354,7 @@ def client_create(*, workspace: Workspace, name: str, reference: str, commission
         raise ValidationError({"reference": "A client with this reference already exists."})
     with transaction.atomic():
         client.save(force_insert=True)
-        audit_record(action="client.created", workspace=workspace, obj=client)
+        audit_record(action=actions.CLIENT_CREATED, workspace=workspace, obj=client)
     return client
 
 

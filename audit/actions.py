@@ -35,4 +35,55 @@ COMMUNICATION_QUEUED = "communication.queued"
 KEYS_ROTATED = "keys.rotated"
 SUBJECT_KEY_SHREDDED = audit_port.SUBJECT_KEY_SHREDDED  # written by the kernel through its port
 
+# Domain events (debts, ledger, consent, communications, payments, placements…)
+CLIENT_CREATED = "client.created"
+COMMUNICATION_FAILED = "communication.failed"
+COMMUNICATION_WITHHELD = "communication.withheld"
+CONTACT_REFUSED = "contact.refused"
+DEBTOR_CREATED = "debtor.created"
+DEBTOR_MINOR_REVIEWED = "debtor.minor_reviewed"
+DEBTOR_UPDATED = "debtor.updated"
+DEBTS_EXPORTED = "debts.exported"
+DEBT_ASSIGNED = "debt.assigned"
+DEBT_CREATED = "debt.created"
+DEBT_STATUS_CHANGED = "debt.status_changed"
+DISPUTE_OPENED = "dispute.opened"
+DISPUTE_RESOLVED = "dispute.resolved"
+DOCUMENT_UPLOADED = "document.uploaded"
+NOTE_ADDED = "note.added"
+OFFER_CREATED = "offer.created"
+PAYMENT_LINK_CREATED = "payment_link.created"
+PAYMENT_LINK_REVOKED = "payment_link.revoked"
+PAYMENT_LINK_VERIFICATION_FAILED = "payment_link.verification_failed"
+PAYMENT_LINK_VERIFIED = "payment_link.verified"
+PERSONAL_DATA_DISCLOSED = "personal_data.disclosed"
+PLACEMENT_IMPORTED = "placement.imported"
+PLACEMENT_REJECTS_PURGED = "placement.rejects_purged"
+PLACEMENT_UPLOADED = "placement.uploaded"
+PLAN_BROKEN = "plan.broken"
+PLAN_CREATED = "plan.created"
+POLICY_DEBTORS_NOTIFIED = "policy.debtors_notified"
+POLICY_PUBLISHED = "policy.published"
+PROMISE_CREATED = "promise.created"
+RECONCILIATION_EXCEPTION_RESOLVED = "reconciliation.exception_resolved"
+RECONCILIATION_RUN = "reconciliation.run"
+REMITTANCE_EXPORTED = "remittance.exported"
+SEQUENCES_ADVANCED = "sequences.advanced"
+STATEMENT_DOWNLOADED = "statement.downloaded"
+SUBPROCESSOR_ADDED = "subprocessor.added"
+SUBPROCESSOR_CHANGED = "subprocessor.changed"
+SUBPROCESSOR_REMOVED = "subprocessor.removed"
+WORKSPACE_CONTACT_RULES_CHANGED = "workspace.contact_rules_changed"
+
+
+def ledger(kind: str) -> str:
+    """The action of a ledger entry of ``kind`` (charge, payment, adjustment…)."""
+    return f"ledger.{kind}"
+
+
+def consent_change(action: str) -> str:
+    """The action of a consent record (grant, withdraw)."""
+    return f"consent.{action}"
+
+
 ALL = sorted(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
+from audit import actions
 from audit.services import audit_record
 from communications.log import contact_not_made
 from communications.models import Communication
@@ -235,7 +236,7 @@ def communication_withheld(*, communication: Communication, reasons: list[dict[s
             debt, f"communication.{channel}", f"{channel.title()} withheld: " + ", ".join(codes), obj=communication
         )
         audit_record(
-            action="communication.withheld",
+            action=actions.COMMUNICATION_WITHHELD,
             workspace=debt.workspace_id,
             obj=communication,
             metadata={"channel": channel, "reasons": codes},
@@ -257,7 +258,7 @@ def communication_failed(*, communication: Communication, error: str, attempts: 
         summary = f"{channel.title()} not sent after {attempts} attempt{'s' if attempts != 1 else ''}: {error}"
         debt_event(debt, f"communication.{channel}", summary[:200], obj=communication)
         audit_record(
-            action="communication.failed",
+            action=actions.COMMUNICATION_FAILED,
             workspace=debt.workspace_id,
             obj=communication,
             metadata={"channel": channel, "error": error[:200], "attempts": attempts},

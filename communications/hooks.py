@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from accounts.types import Actor
+
 _payment_link_maker: Callable[..., str] | None = None
 
 
@@ -17,7 +19,7 @@ def register_payment_link_maker(maker: Callable[..., str]) -> None:
     _payment_link_maker = maker
 
 
-def payment_link_for_message(*, debt: Any, actor: Any = None) -> str:
+def payment_link_for_message(*, debt: Any, actor: Actor = None) -> str:
     """A working payment link for a message about ``debt`` (payments.services)."""
     if _payment_link_maker is None:
         raise RuntimeError("No payment link maker registered: the payments app must be installed.")

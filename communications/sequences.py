@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit import actions
 from audit.services import audit_record
 from communications.log import communication_log
 from communications.models import DebtSequence, MessageTemplate, Sequence
@@ -176,5 +177,5 @@ def sequences_run_due(*, workspace: Any, now: datetime | None = None, limit: int
             counts[result] += 1
     if any(counts.values()):
         with workspace_context(workspace):
-            audit_record(action="sequences.advanced", workspace=workspace, metadata=counts)
+            audit_record(action=actions.SEQUENCES_ADVANCED, workspace=workspace, metadata=counts)
     return counts

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.template import Context, Engine
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
 from communications import hooks
 from communications.log import communication_queued, contact_gate
 from communications.models import Communication, MessageTemplate
@@ -52,7 +53,7 @@ def template_for(*, workspace_id: int, name: str, channel: str, language: str) -
 
 
 def template_save(
-    *, workspace: Any, name: str, channel: str, language: str, subject: str, body: str, actor: Any = None
+    *, workspace: Any, name: str, channel: str, language: str, subject: str, body: str, actor: Actor = None
 ) -> MessageTemplate:
     """Save a new version (older versions stay for the record)."""
     try:
@@ -77,7 +78,7 @@ def template_save(
             version=(previous.version + 1) if previous else 1,
             subject=subject,
             body=body,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
 
 
@@ -113,7 +114,7 @@ def communication_send(
     channel: str,
     template_name: str,
     at: datetime | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     payment_link: str = "",
 ) -> Communication:
     """Send a templated message if, and only if, the contact rules allow it now."""

@@ -12,6 +12,8 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from accounts.types import request_user
+from audit import actions
 from audit.services import audit_record
 from consent.models import PolicyVersion, SubProcessor
 from consent.services import policy_publish
@@ -58,7 +60,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             text=obj.text,
             effective_at=obj.effective_at,
             material_change=obj.material_change,
-            actor=request.user,
+            actor=request_user(request),
         )
         obj.pk, obj.text_hash, obj.created_at = published.pk, published.text_hash, published.created_at
         obj._state.adding = False
@@ -75,10 +77,15 @@ class SubProcessorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        _audit("subprocessor.changed" if change else "subprocessor.added", obj, request, sorted(form.changed_data))
+        _audit(
+            actions.SUBPROCESSOR_CHANGED if change else actions.SUBPROCESSOR_ADDED,
+            obj,
+            request,
+            sorted(form.changed_data),
+        )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        _audit("subprocessor.removed", obj, request, [])
+        _audit(actions.SUBPROCESSOR_REMOVED, obj, request, [])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from accounts.models import Workspace
+from audit import actions
 from audit.services import audit_record
 from consent.models import ConsentAction, ConsentRecord, PolicyVersion, Purpose
 from debtors.models import Debtor
@@ -57,7 +58,7 @@ def policy_change_notify_all(*, policy_id: str) -> int:
                     get_connection().send_messages(messages)
                     sent += len(messages)
                     audit_record(
-                        action="policy.debtors_notified",
+                        action=actions.POLICY_DEBTORS_NOTIFIED,
                         workspace=workspace,
                         metadata={"policy_version": policy.version, "count": len(messages)},
                     )

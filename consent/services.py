@@ -14,6 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User, Workspace
+from accounts.types import Actor
+from audit import actions
 from audit.services import audit_record
 from consent.models import (
     ConsentAction,
@@ -53,7 +55,7 @@ def policy_publish(
     text: str,
     effective_at: datetime | None = None,
     material_change: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> PolicyVersion:
     if kind not in PolicyKind.values:
         raise ValidationError({"kind": "Unknown policy kind."})
@@ -72,7 +74,7 @@ def policy_publish(
             material_change=material_change,
         )
         audit_record(
-            action="policy.published",
+            action=actions.POLICY_PUBLISHED,
             workspace=None,
             obj=policy,
             actor_user_id=getattr(actor, "pk", None),
@@ -95,7 +97,7 @@ def consent_record(
     source: str,
     notice: PolicyVersion | None = None,
     lawful_basis: str = "consent",
-    actor: Any = None,
+    actor: Actor = None,
 ) -> ConsentRecord:
     """Append a grant or withdrawal with its proof: the notice version and text hash
     shown, where it came from, the client address and agent. Withdrawing takes the
@@ -128,7 +130,7 @@ def consent_record(
             actor_user_id=getattr(actor, "pk", None) or info.actor_user_id,
         )
         audit_record(
-            action=f"consent.{action}",
+            action=actions.consent_change(action),
             workspace=workspace,
             obj=record,
             metadata={"purpose": purpose, "source": source, "subject_type": subject_type},
@@ -149,7 +151,7 @@ def consent_current(*, workspace: Any, subject_type: str, subject_id: str) -> di
     return state
 
 
-def contact_decide(*, debt: Any, channel: str, at: datetime | None = None, actor: Any = None) -> Decision:
+def contact_decide(*, debt: Any, channel: str, at: datetime | None = None, actor: Actor = None) -> Decision:
     """Decide and record the decision (allowed or refused, with every reason)."""
     decision = can_contact(debt, channel, at or timezone.now())
     ContactAttempt.objects.for_workspace(debt.workspace_id).create(
@@ -162,7 +164,7 @@ def contact_decide(*, debt: Any, channel: str, at: datetime | None = None, actor
     )
     if not decision.allowed:
         audit_record(
-            action="contact.refused",
+            action=actions.CONTACT_REFUSED,
             workspace=debt.workspace_id,
             obj=debt,
             actor_user_id=getattr(actor, "pk", None),
@@ -228,7 +230,7 @@ def disclosure_record(
     recipient_name: str,
     categories: list[str],
     purpose: str,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Any:
     """Record a disclosure of a debtor's data to a third party (who, what, when, why)."""
     if not recipient_name.strip() or not purpose.strip() or not categories:
@@ -244,7 +246,7 @@ def disclosure_record(
             actor_user_id=getattr(actor, "pk", None),
         )
         audit_record(
-            action="personal_data.disclosed",
+            action=actions.PERSONAL_DATA_DISCLOSED,
             workspace=workspace,
             obj=debtor,
             actor_user_id=getattr(actor, "pk", None),
@@ -312,7 +314,7 @@ def contact_policy_update(
         policy.workspace = workspace
         policy.save()
         audit_record(
-            action="workspace.contact_rules_changed",
+            action=actions.WORKSPACE_CONTACT_RULES_CHANGED,
             workspace=workspace,
             obj=policy,
             metadata={"fields": sorted(changed_fields)},

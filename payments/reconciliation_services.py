@@ -8,12 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User, Workspace
+from audit import actions
 from audit.services import audit_record
 from payments.models import ReconciliationException, ReconciliationRun
 from payments.reconciliation import reconciliation_run
-
-RECONCILIATION_RUN = "reconciliation.run"
-RECONCILIATION_EXCEPTION_RESOLVED = "reconciliation.exception_resolved"
 
 
 def reconciliation_run_now(*, workspace: Workspace, actor: User) -> ReconciliationRun:
@@ -23,7 +21,7 @@ def reconciliation_run_now(*, workspace: Workspace, actor: User) -> Reconciliati
     raises before anything is recorded."""
     run = reconciliation_run(workspace=workspace)
     audit_record(
-        action=RECONCILIATION_RUN,
+        action=actions.RECONCILIATION_RUN,
         workspace=workspace,
         obj=run,
         actor_user_id=actor.pk,
@@ -48,7 +46,7 @@ def reconciliation_exception_resolve(*, exception: ReconciliationException, acto
         )
         if done:
             audit_record(
-                action=RECONCILIATION_EXCEPTION_RESOLVED,
+                action=actions.RECONCILIATION_EXCEPTION_RESOLVED,
                 workspace=exception.workspace_id,
                 obj=exception,
                 actor_user_id=getattr(actor, "pk", None),

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import Client, User, Workspace
+from audit import actions
 from audit.models import AuditEvent
 from audit.services import audit_record
 
-REMITTANCE_EXPORTED = "remittance.exported"
 REMITTANCE_HEADER = [
     "period",
     "client_ref",
@@ -28,7 +28,7 @@ def remittance_export_record(
     """Record who downloaded which month's statement (whose client, if scoped) and
     how many lines it had."""
     return audit_record(
-        action=REMITTANCE_EXPORTED,
+        action=actions.REMITTANCE_EXPORTED,
         workspace=workspace,
         actor_user_id=actor.pk,
         metadata={"period": period, "client_id": str(client.pk) if client else "", "rows": rows},

@@ -7,7 +7,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -16,6 +15,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import NOT_COLLECTABLE, Debt, Installment, SettlementOffer
 from debtors.services.status import debt_event
@@ -52,7 +53,7 @@ def payment_link_create(
     installment: Installment | None = None,
     offer: SettlementOffer | None = None,
     expires_at: datetime | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> IssuedLink:
     """Create a link (≥128-bit token). A new link for the same purpose replaces the
     active one, so a debt has at most one active link per purpose."""
@@ -104,14 +105,14 @@ def payment_link_create(
             token_hash=token_hash(token),
             token=token,
             expires_at=expires_at,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         link.save(force_insert=True)
         debt_event(
             debt, "payment_link", f"Payment link created ({purpose})", amount_minor=amount_minor, obj=link, actor=actor
         )
         audit_record(
-            action="payment_link.created",
+            action=actions.PAYMENT_LINK_CREATED,
             workspace=debt.workspace_id,
             obj=link,
             actor_user_id=getattr(actor, "pk", None),
@@ -125,7 +126,7 @@ def payment_link_create(
 REUSE_MIN_REMAINING = timedelta(days=3)
 
 
-def payment_link_for_message(*, debt: Debt, actor: Any = None) -> str:
+def payment_link_for_message(*, debt: Debt, actor: Actor = None) -> str:
     """The full-balance link to put in a message: the active one, if it has at
     least ``REUSE_MIN_REMAINING`` left and is not locked (its token is kept
     encrypted for this), otherwise a new one — which replaces it."""
@@ -146,7 +147,7 @@ def payment_link_for_message(*, debt: Debt, actor: Any = None) -> str:
     return payment_link_create(debt=debt, actor=actor).url
 
 
-def payment_link_revoke(*, link: PaymentLink, actor: Any = None) -> PaymentLink:
+def payment_link_revoke(*, link: PaymentLink, actor: Actor = None) -> PaymentLink:
     with transaction.atomic():
         if (
             PaymentLink.objects.for_workspace(link.workspace_id)
@@ -154,7 +155,7 @@ def payment_link_revoke(*, link: PaymentLink, actor: Any = None) -> PaymentLink:
             .update(status=LinkStatus.REVOKED, revoked_at=timezone.now())
         ):
             audit_record(
-                action="payment_link.revoked",
+                action=actions.PAYMENT_LINK_REVOKED,
                 workspace=link.workspace_id,
                 obj=link,
                 actor_user_id=getattr(actor, "pk", None),
@@ -228,7 +229,7 @@ def link_verify(*, link: PaymentLink, answer: str, ip: str | None = None) -> boo
             )
             link.failed_verifications, link.locked_until = failures, locked
         audit_record(
-            action="payment_link.verified" if ok else "payment_link.verification_failed",
+            action=actions.PAYMENT_LINK_VERIFIED if ok else actions.PAYMENT_LINK_VERIFICATION_FAILED,
             workspace=link.workspace_id,
             obj=link,
         )

@@ -52,6 +52,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Client, Workspace
+from accounts.types import Actor, actor_user
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
 from kernel.tenancy import workspace_context
@@ -104,7 +105,7 @@ def placement_import_create(
     client: Client | None = None,
     strict: bool = False,
     header_map: dict[str, Any] | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> PlacementImport:
     """Store an uploaded placement file (private storage, random name) and create a
     pending job for it. The header is checked now, so a file missing required
@@ -124,11 +125,11 @@ def placement_import_create(
                 storage_name=storage_name,
                 strict=strict,
                 header_map=mapping,
-                created_by=actor if getattr(actor, "pk", None) else None,
+                created_by=actor_user(actor),
             )
             job.save(force_insert=True)
             audit_record(
-                action="placement.uploaded",
+                action=actions.PLACEMENT_UPLOADED,
                 workspace=workspace,
                 obj=job,
                 actor_user_id=getattr(actor, "pk", None),
@@ -211,7 +212,7 @@ def _finish(run: ImportRun, status: str, error: str) -> PlacementImport:
         )
         job.refresh_from_db()
         audit_record(
-            action="placement.imported",
+            action=actions.PLACEMENT_IMPORTED,
             workspace=workspace,
             obj=job,
             actor_user_id=job.created_by_id,
@@ -297,7 +298,7 @@ def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
                 rejects_storage_name="", rejects_purged_at=now
             )
             audit_record(
-                action="placement.rejects_purged",
+                action=actions.PLACEMENT_REJECTS_PURGED,
                 workspace=workspace_id,
                 object_type="debtors.placementimport",
                 metadata={

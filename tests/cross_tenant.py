@@ -2,7 +2,7 @@
 
 ``workspace_routes()`` and ``api_routes()`` walk ``django.urls.get_resolver()``, so a
 route added under ``/w/<slug>/`` or ``/api/v1/`` is tested by
-``tests/tenancy/test_cross_tenant.py`` without anyone writing a test for it. What a
+``tests/kernel/tenancy/test_cross_tenant.py`` without anyone writing a test for it. What a
 URL parameter points at is declared once, in ``PARAM_MODELS``; how to make such an
 object in a workspace, once, in ``FACTORIES``. A route whose parameter is in neither
 fails its tests with a message saying what to register, so a new route cannot

@@ -14,8 +14,6 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from debtors.models import Debtor
 
-DEBTS_EXPORTED = "debts.exported"
-
 
 def debtors_read_record(
     *, workspace: Workspace, debtors: Iterable[Debtor], fields: Sequence[str], purpose: str
@@ -34,4 +32,4 @@ def debts_export_record(*, workspace: Workspace, rows: int, filters: Iterable[st
     """Record a queue export: how many rows, and the names of the filters applied.
     A search (``q``) is left out, as the saved views leave it out."""
     applied = sorted(name for name in filters if name != "q")
-    return audit_record(action=DEBTS_EXPORTED, workspace=workspace, metadata={"rows": rows, "filters": applied})
+    return audit_record(action=actions.DEBTS_EXPORTED, workspace=workspace, metadata={"rows": rows, "filters": applied})

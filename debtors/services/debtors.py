@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.jurisdictions import profile_for
 from accounts.models import Workspace
+from accounts.types import Actor
+from audit import actions
 from audit.services import audit_record
 from debtors.models import Debtor, DebtorKind
 from kernel.crypto.blind_index import normalise_phone
@@ -72,7 +74,7 @@ def clean_debtor_input(workspace: Workspace, data: DebtorInput, *, today: date |
     return data
 
 
-def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Any = None, today: date | None = None) -> Debtor:
+def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Actor = None, today: date | None = None) -> Debtor:
     """Create a debtor. A person under 18 on entry is flagged ``is_minor`` and held
     out of collection until someone reviews it."""
     data = clean_debtor_input(workspace, data, today=today)
@@ -97,7 +99,7 @@ def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Any = None,
     with transaction.atomic():
         debtor.save(force_insert=True)
         audit_record(
-            action="debtor.created",
+            action=actions.DEBTOR_CREATED,
             workspace=workspace,
             obj=debtor,
             actor_user_id=getattr(actor, "pk", None),
@@ -109,7 +111,7 @@ def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Any = None,
 UPDATABLE = ("full_name", "email", "phone", "address", "national_id", "preferred_language", "timezone", "external_ref")
 
 
-def debtor_update(*, debtor: Debtor, actor: Any = None, **changes: Any) -> Debtor:
+def debtor_update(*, debtor: Debtor, actor: Actor = None, **changes: Any) -> Debtor:
     unknown = set(changes) - set(UPDATABLE) - {"date_of_birth"}
     if unknown:
         raise ValidationError({k: "This field cannot be changed here." for k in unknown})
@@ -141,7 +143,7 @@ def debtor_update(*, debtor: Debtor, actor: Any = None, **changes: Any) -> Debto
     with transaction.atomic():
         debtor.save()
         audit_record(
-            action="debtor.updated",
+            action=actions.DEBTOR_UPDATED,
             workspace=debtor.workspace_id,
             obj=debtor,
             actor_user_id=getattr(actor, "pk", None),
@@ -150,14 +152,14 @@ def debtor_update(*, debtor: Debtor, actor: Any = None, **changes: Any) -> Debto
     return debtor
 
 
-def debtor_review_minor(*, debtor: Debtor, actor: Any, confirmed_adult: bool) -> Debtor:
+def debtor_review_minor(*, debtor: Debtor, actor: Actor, confirmed_adult: bool) -> Debtor:
     """A reviewer clears (or keeps) the under-18 hold."""
     with transaction.atomic():
         debtor.minor_reviewed_at = timezone.now()
         debtor.is_minor = not confirmed_adult
         debtor.save(update_fields=["minor_reviewed_at", "is_minor"])
         audit_record(
-            action="debtor.minor_reviewed",
+            action=actions.DEBTOR_MINOR_REVIEWED,
             workspace=debtor.workspace_id,
             obj=debtor,
             actor_user_id=getattr(actor, "pk", None),

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -10,12 +9,14 @@ from django.utils import timezone
 
 from accounts.models import Client, Membership, User, Workspace
 from accounts.roles import Role
+from accounts.types import Actor
+from audit import actions
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, Debtor, DebtParty, DebtStatus, EntryKind, PartyRole
 from debtors.services import priority
 from debtors.services.ledger import entry_post
 from debtors.services.money import exponent
-from debtors.services.status import _lock, _set_status, debt_event
+from debtors.services.status import debt_event, debt_lock, debt_status_set
 
 
 @dataclass
@@ -51,7 +52,7 @@ def _validate(workspace: Workspace, client: Client, debtor: Debtor, data: DebtIn
         raise ValidationError(errors)
 
 
-def debt_create(*, workspace: Workspace, client: Client, debtor: Debtor, data: DebtInput, actor: Any = None) -> Debt:
+def debt_create(*, workspace: Workspace, client: Client, debtor: Debtor, data: DebtInput, actor: Actor = None) -> Debt:
     """Place a debt: the debt row and its opening charge in one transaction, so the
     balance equals the original amount from the first moment."""
     data.currency = (data.currency or "").upper()
@@ -92,9 +93,11 @@ def debt_create(*, workspace: Workspace, client: Client, debtor: Debtor, data: D
                 memo="Placed balance",
                 actor=actor,
             )
-            audit_record(action="debt.created", workspace=workspace, obj=debt, actor_user_id=getattr(actor, "pk", None))
+            audit_record(
+                action=actions.DEBT_CREATED, workspace=workspace, obj=debt, actor_user_id=getattr(actor, "pk", None)
+            )
             if debtor.is_minor:
-                _set_status(debt, DebtStatus.ON_HOLD, actor=actor, reason="debtor under 18: held until reviewed")
+                debt_status_set(debt, DebtStatus.ON_HOLD, actor=actor, reason="debtor under 18: held until reviewed")
     except IntegrityError:
         raise ValidationError({"reference": "This client already has a debt with this reference."}) from None
     return debt
@@ -107,10 +110,10 @@ def allowed_next_statuses(debt: Debt) -> list[str]:
     return sorted(ALLOWED_TRANSITIONS[debt.status])
 
 
-def debt_change_status(*, debt: Debt, status: str, actor: Any = None, reason: str = "") -> Debt:
+def debt_change_status(*, debt: Debt, status: str, actor: Actor = None, reason: str = "") -> Debt:
     """Only allowed transitions; an open dispute keeps the debt on hold until resolved."""
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         if (
             debt.status == DebtStatus.DISPUTED
             and debt.disputes.filter(status="open").exists()
@@ -124,24 +127,24 @@ def debt_change_status(*, debt: Debt, status: str, actor: Any = None, reason: st
             raise ValidationError({"status": "Resolve the open dispute first."})
         if status in COLLECTING and debt.debtor.is_minor:
             raise ValidationError({"status": "The debtor is flagged under 18: review the flag before collecting."})
-        return _set_status(debt, status, actor=actor, reason=reason)
+        return debt_status_set(debt, status, actor=actor, reason=reason)
 
 
-def debt_assign(*, debt: Debt, agent: User | None, actor: Any = None) -> Debt:
+def debt_assign(*, debt: Debt, agent: User | None, actor: Actor = None) -> Debt:
     """Assign to a member of the same workspace who can work debts (or unassign)."""
     if agent is not None:
         member = Membership.objects.for_workspace(debt.workspace_id).filter(user=agent).first()
         if member is None or member.role not in (Role.AGENT, Role.MANAGER, Role.ADMIN, Role.OWNER) or member.client_id:
             raise ValidationError({"agent": "Assign to an agent or manager of this workspace."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(
             assigned_agent=agent, updated_at=timezone.now()
         )
         debt.assigned_agent = agent
         debt_event(debt, "assigned", "Assigned" if agent else "Unassigned", actor=actor)
         audit_record(
-            action="debt.assigned",
+            action=actions.DEBT_ASSIGNED,
             workspace=debt.workspace_id,
             obj=debt,
             actor_user_id=getattr(actor, "pk", None),
@@ -150,7 +153,7 @@ def debt_assign(*, debt: Debt, agent: User | None, actor: Any = None) -> Debt:
     return debt
 
 
-def debt_add_party(*, debt: Debt, debtor: Debtor, role: str, actor: Any = None) -> DebtParty:
+def debt_add_party(*, debt: Debt, debtor: Debtor, role: str, actor: Actor = None) -> DebtParty:
     if role not in (PartyRole.CO_DEBTOR, PartyRole.GUARANTOR):
         raise ValidationError({"role": "Use co_debtor or guarantor."})
     if debtor.workspace_id != debt.workspace_id or debtor.pk == debt.debtor_id:

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor
+from audit import actions
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, NOT_COLLECTABLE, Debt, DebtStatus, Dispute, DisputeStatus
-from debtors.services.status import _lock, _set_status, debt_event
+from debtors.services.status import debt_event, debt_lock, debt_status_set
 
 REASONS = {"not_mine", "wrong_amount", "paid", "identity_theft", "other"}
 
 
-def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "agent", actor: Any = None) -> Dispute:
+def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "agent", actor: Actor = None) -> Dispute:
     if reason not in REASONS:
         raise ValidationError({"reason": f"Use one of: {', '.join(sorted(REASONS))}."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         if Dispute.objects.for_workspace(debt.workspace_id).filter(debt=debt, status=DisputeStatus.OPEN).exists():
             raise ValidationError({"debt": "This debt already has an open dispute."})
         dispute = Dispute(
@@ -35,10 +35,10 @@ def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "a
             Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(status_before_hold=debt.status)
             debt.status_before_hold = debt.status
             if DebtStatus.DISPUTED in ALLOWED_TRANSITIONS[debt.status]:
-                _set_status(debt, DebtStatus.DISPUTED, actor=actor, reason=f"dispute: {reason}")
+                debt_status_set(debt, DebtStatus.DISPUTED, actor=actor, reason=f"dispute: {reason}")
         debt_event(debt, "dispute_opened", f"Dispute opened ({reason})", obj=dispute, actor=actor)
         audit_record(
-            action="dispute.opened",
+            action=actions.DISPUTE_OPENED,
             workspace=debt.workspace_id,
             obj=dispute,
             actor_user_id=getattr(actor, "pk", None),
@@ -47,13 +47,13 @@ def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "a
     return dispute
 
 
-def dispute_resolve(*, dispute: Dispute, upheld: bool, resolution: str, actor: Any = None) -> Dispute:
+def dispute_resolve(*, dispute: Dispute, upheld: bool, resolution: str, actor: Actor = None) -> Dispute:
     """Upheld: the debt is closed (correct the ledger separately if the amount was
     wrong). Rejected: collection resumes in the status it had before."""
     if not resolution.strip():
         raise ValidationError({"resolution": "Describe the outcome."})
     with transaction.atomic():
-        debt = _lock(dispute.debt)
+        debt = debt_lock(dispute.debt)
         if (
             not Dispute.objects.for_workspace(dispute.workspace_id)
             .filter(pk=dispute.pk, status=DisputeStatus.OPEN)
@@ -67,17 +67,17 @@ def dispute_resolve(*, dispute: Dispute, upheld: bool, resolution: str, actor: A
         dispute.refresh_from_db()
         if debt.status == DebtStatus.DISPUTED:
             if upheld:
-                _set_status(debt, DebtStatus.CLOSED, actor=actor, reason="dispute upheld")
+                debt_status_set(debt, DebtStatus.CLOSED, actor=actor, reason="dispute upheld")
             else:
                 back = debt.status_before_hold or DebtStatus.ACTIVE
                 # Resume collection; where the table has no way back to the old
                 # status (promise, payment plan), resume as active.
                 if back in NOT_COLLECTABLE or back not in ALLOWED_TRANSITIONS[DebtStatus.DISPUTED]:
                     back = DebtStatus.ACTIVE
-                _set_status(debt, back, actor=actor, reason="dispute rejected")
+                debt_status_set(debt, back, actor=actor, reason="dispute rejected")
         debt_event(debt, "dispute_resolved", f"Dispute {'upheld' if upheld else 'rejected'}", obj=dispute, actor=actor)
         audit_record(
-            action="dispute.resolved",
+            action=actions.DISPUTE_RESOLVED,
             workspace=debt.workspace_id,
             obj=dispute,
             actor_user_id=getattr(actor, "pk", None),

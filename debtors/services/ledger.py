@@ -15,13 +15,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, DebtStatus, EntryKind, LedgerEntry
 from debtors.services.money import from_minor
 from debtors.services.plans import allocate_payment_to_plan, unallocate_payment_from_plan
 from debtors.services.priority import rescore
 from debtors.services.promises import promises_check_kept
-from debtors.services.status import _lock, _set_status, debt_event
+from debtors.services.status import debt_event, debt_lock, debt_status_set
 from debtors.signals import ledger_changed
 
 # The sign each kind must have.
@@ -41,7 +43,7 @@ def entry_post(
     external_id: str | None = None,
     memo: str = "",
     reverses: LedgerEntry | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> LedgerEntry:
     """Append one entry and move the cached balance by the same amount, atomically."""
     if kind not in EntryKind.values:
@@ -63,7 +65,7 @@ def entry_post(
             external_id=external_id,
             memo=memo[:200],
             reverses=reverses,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         entry.save(force_insert=True)
         updates: dict[str, Any] = {"balance_minor": F("balance_minor") + amount_minor, "updated_at": timezone.now()}
@@ -83,7 +85,7 @@ def entry_post(
         workspace_id = debt.workspace_id
         transaction.on_commit(lambda: ledger_changed.send(sender=LedgerEntry, workspace_id=workspace_id))
         audit_record(
-            action=f"ledger.{kind}",
+            action=actions.ledger(kind),
             workspace=debt.workspace_id,
             obj=entry,
             actor_user_id=getattr(actor, "pk", None),
@@ -107,7 +109,7 @@ def payment_record(
     method: str = "manual",
     reference: str = "",
     external_id: str | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> tuple[LedgerEntry, bool]:
     """Record money received. With ``external_id`` (a provider's payment id) the
     payment is posted exactly once however often it is reported: the second call
@@ -120,7 +122,7 @@ def payment_record(
             return existing, False
     try:
         with transaction.atomic():
-            debt = _lock(debt)
+            debt = debt_lock(debt)
             if debt.status in (DebtStatus.CLOSED, DebtStatus.RECALLED):
                 raise ValidationError(
                     {"debt": f"The debt is {debt.get_status_display().lower()}; payments cannot be posted."}
@@ -138,7 +140,7 @@ def payment_record(
             allocate_payment_to_plan(debt=debt, amount_minor=amount_minor, entry=entry)
             promises_check_kept(debt=debt)
             if debt.balance_minor <= 0 and DebtStatus.PAID in ALLOWED_TRANSITIONS[debt.status]:
-                _set_status(debt, DebtStatus.PAID, actor=actor, reason="balance paid in full")
+                debt_status_set(debt, DebtStatus.PAID, actor=actor, reason="balance paid in full")
     except IntegrityError:
         # A concurrent delivery of the same provider payment won the race.
         if external_id:
@@ -147,28 +149,28 @@ def payment_record(
     return entry, True
 
 
-def adjustment_post(*, debt: Debt, amount_minor: int, memo: str, actor: Any = None) -> LedgerEntry:
+def adjustment_post(*, debt: Debt, amount_minor: int, memo: str, actor: Actor = None) -> LedgerEntry:
     """A signed correction of what is owed (e.g. a fee waived: negative)."""
     if not memo.strip():
         raise ValidationError({"memo": "Say why the balance is adjusted."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         entry = entry_post(debt=debt, kind=EntryKind.ADJUSTMENT, amount_minor=amount_minor, memo=memo, actor=actor)
         _reopen_if_owing(debt, actor=actor, reason="balance adjusted")
     return entry
 
 
-def fee_post(*, debt: Debt, kind: str, amount_minor: int, memo: str = "", actor: Any = None) -> LedgerEntry:
+def fee_post(*, debt: Debt, kind: str, amount_minor: int, memo: str = "", actor: Actor = None) -> LedgerEntry:
     if kind not in (EntryKind.FEE, EntryKind.INTEREST, EntryKind.CHARGE):
         raise ValidationError({"kind": "Use fee, interest or charge."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         entry = entry_post(debt=debt, kind=kind, amount_minor=amount_minor, memo=memo, actor=actor)
         _reopen_if_owing(debt, actor=actor, reason=f"{kind} posted")
     return entry
 
 
-def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> LedgerEntry:
+def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Actor = None) -> LedgerEntry:
     """Cancel an entry with an opposite one. An entry is reversed at most once, and a
     reversal cannot itself be reversed (post a new entry instead)."""
     if entry.kind == EntryKind.REVERSAL:
@@ -176,7 +178,7 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
     if not memo.strip():
         raise ValidationError({"memo": "Say why the entry is reversed."})
     with transaction.atomic():
-        debt = _lock(entry.debt)
+        debt = debt_lock(entry.debt)
         if LedgerEntry.objects.for_workspace(entry.workspace_id).filter(reverses=entry).exists():
             raise ValidationError({"entry": "This entry was already reversed."})
         try:
@@ -198,7 +200,7 @@ def entry_reverse(*, entry: LedgerEntry, memo: str, actor: Any = None) -> Ledger
 
 
 def refund_post(
-    *, debt: Debt, amount_minor: int, external_id: str | None = None, memo: str = "", actor: Any = None
+    *, debt: Debt, amount_minor: int, external_id: str | None = None, memo: str = "", actor: Actor = None
 ) -> tuple[LedgerEntry, bool]:
     """Money returned to the debtor: what they owe goes back up."""
     if amount_minor <= 0:
@@ -208,7 +210,7 @@ def refund_post(
         if existing is not None:
             return existing, False
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         entry = entry_post(
             debt=debt, kind=EntryKind.REFUND, amount_minor=amount_minor, external_id=external_id, memo=memo, actor=actor
         )
@@ -216,8 +218,8 @@ def refund_post(
     return entry, True
 
 
-def _reopen_if_owing(debt: Debt, *, actor: Any = None, reason: str = "") -> None:
+def _reopen_if_owing(debt: Debt, *, actor: Actor = None, reason: str = "") -> None:
     """A debt shown as paid must owe nothing: once its balance is positive again
     (refund, reversal, fee, interest, adjustment) it goes back to active."""
     if debt.status == DebtStatus.PAID and debt.balance_minor > 0:
-        _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason=reason)
+        debt_status_set(debt, DebtStatus.ACTIVE, actor=actor, reason=reason)

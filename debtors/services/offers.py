@@ -1,25 +1,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, EntryKind, LedgerEntry, OfferStatus, SettlementOffer
 from debtors.services.ledger import entry_post
-from debtors.services.status import _lock, _set_status, activate_if_new, debt_event
+from debtors.services.status import activate_if_new, debt_event, debt_lock, debt_status_set
 
 
-def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: Any = None) -> SettlementOffer:
+def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: Actor = None) -> SettlementOffer:
     """Offer to settle for less than the balance until ``expires_at``."""
     if expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The offer must expire in the future."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         if debt.status in NOT_COLLECTABLE:
             raise ValidationError(
                 {"debt": f"The debt is {debt.get_status_display().lower()}; it is not being collected."}
@@ -36,7 +37,7 @@ def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: 
             amount_minor=amount_minor,
             discount_bps=discount_bps,
             expires_at=expires_at,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         debt_event(
             debt,
@@ -47,15 +48,18 @@ def offer_create(*, debt: Debt, amount_minor: int, expires_at: datetime, actor: 
             actor=actor,
         )
         audit_record(
-            action="offer.created", workspace=debt.workspace_id, obj=offer, actor_user_id=getattr(actor, "pk", None)
+            action=actions.OFFER_CREATED,
+            workspace=debt.workspace_id,
+            obj=offer,
+            actor_user_id=getattr(actor, "pk", None),
         )
     return offer
 
 
-def offer_settle(*, offer: SettlementOffer, actor: Any = None) -> SettlementOffer:
+def offer_settle(*, offer: SettlementOffer, actor: Actor = None) -> SettlementOffer:
     """Once the settlement amount is paid: write off the rest and mark the debt settled."""
     with transaction.atomic():
-        debt = _lock(offer.debt)
+        debt = debt_lock(offer.debt)
         if offer.status != OfferStatus.OPEN or offer.expires_at <= timezone.now():
             raise ValidationError({"offer": "This offer is no longer open."})
         paid = -(
@@ -77,7 +81,7 @@ def offer_settle(*, offer: SettlementOffer, actor: Any = None) -> SettlementOffe
         offer.status = OfferStatus.ACCEPTED
         offer.save(update_fields=["status"])
         activate_if_new(debt, actor=actor)
-        _set_status(debt, DebtStatus.SETTLED, actor=actor, reason="settlement paid")
+        debt_status_set(debt, DebtStatus.SETTLED, actor=actor, reason="settlement paid")
     return offer
 
 

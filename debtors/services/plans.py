@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import (
     NOT_COLLECTABLE,
@@ -21,7 +22,7 @@ from debtors.models import (
     PaymentPlan,
     PlanStatus,
 )
-from debtors.services.status import _lock, _set_status, activate_if_new, debt_event
+from debtors.services.status import activate_if_new, debt_event, debt_lock, debt_status_set
 
 FREQUENCIES = {"weekly": 7, "biweekly": 14, "monthly": None}
 MAX_INSTALLMENTS = 120
@@ -61,14 +62,14 @@ def plan_schedule(*, total_minor: int, count: int, frequency: str, first_due: da
 
 
 def plan_create(
-    *, debt: Debt, total_minor: int, count: int, frequency: str, first_due: date, actor: Any = None
+    *, debt: Debt, total_minor: int, count: int, frequency: str, first_due: date, actor: Actor = None
 ) -> PaymentPlan:
     """One active plan per debt; the debt moves to 'payment plan'."""
     schedule = plan_schedule(total_minor=total_minor, count=count, frequency=frequency, first_due=first_due)
     if first_due < timezone.localdate():
         raise ValidationError({"first_due": "The first installment cannot be in the past."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         if debt.status in NOT_COLLECTABLE:
             raise ValidationError(
                 {"debt": f"The debt is {debt.get_status_display().lower()}; it is not being collected."}
@@ -82,7 +83,7 @@ def plan_create(
             debt=debt,
             total_minor=total_minor,
             frequency=frequency,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         Installment.objects.for_workspace(debt.workspace_id).bulk_create(
             [
@@ -92,7 +93,7 @@ def plan_create(
         )
         activate_if_new(debt, actor=actor)
         if debt.status != DebtStatus.PAYMENT_PLAN:
-            _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan agreed")
+            debt_status_set(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan agreed")
         debt_event(
             debt,
             "plan_created",
@@ -102,7 +103,7 @@ def plan_create(
             actor=actor,
         )
         audit_record(
-            action="plan.created", workspace=debt.workspace_id, obj=plan, actor_user_id=getattr(actor, "pk", None)
+            action=actions.PLAN_CREATED, workspace=debt.workspace_id, obj=plan, actor_user_id=getattr(actor, "pk", None)
         )
     return plan
 
@@ -143,10 +144,12 @@ def allocate_payment_to_plan(*, debt: Debt, amount_minor: int, entry: LedgerEntr
         debt_event(debt, "plan_completed", "Payment plan completed", obj=plan)
         # Money still owed beyond the plan: the debt is no longer on a plan.
         if debt.status == DebtStatus.PAYMENT_PLAN and debt.balance_minor > 0:
-            _set_status(debt, DebtStatus.ACTIVE, reason="plan completed")
+            debt_status_set(debt, DebtStatus.ACTIVE, reason="plan completed")
 
 
-def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, reversal: LedgerEntry, actor: Any = None) -> None:
+def unallocate_payment_from_plan(
+    *, debt: Debt, payment: LedgerEntry, reversal: LedgerEntry, actor: Actor = None
+) -> None:
     """A payment was reversed (bounced, charged back, posted in error): the
     installments it paid owe those amounts again — exactly the shares recorded when
     it was allocated, each taken back on the reversal entry. Money it paid beyond
@@ -196,7 +199,7 @@ def unallocate_payment_from_plan(*, debt: Debt, payment: LedgerEntry, reversal: 
     plan.save(update_fields=["status"])
     debt_event(debt, "plan_reopened", "Payment plan active again: a payment to it was reversed", obj=plan, actor=actor)
     if debt.status == DebtStatus.ACTIVE:  # a paid debt is active again already (the reversal)
-        _set_status(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan active again")
+        debt_status_set(debt, DebtStatus.PAYMENT_PLAN, actor=actor, reason="plan active again")
 
 
 def _legacy_shares(*, debt: Debt, payment: LedgerEntry) -> list[InstallmentAllocation]:
@@ -248,7 +251,7 @@ def installments_mark_missed(*, workspace_id: int, today: date | None = None, gr
                 continue
             missed += 1
             plan = inst.plan
-            debt = _lock(plan.debt)
+            debt = debt_lock(plan.debt)
             if (
                 PaymentPlan.objects.for_workspace(workspace_id)
                 .filter(pk=plan.pk, status=PlanStatus.ACTIVE)
@@ -261,7 +264,9 @@ def installments_mark_missed(*, workspace_id: int, today: date | None = None, gr
                     amount_minor=inst.amount_minor - inst.paid_minor,
                     obj=plan,
                 )
-                audit_record(action="plan.broken", workspace=workspace_id, obj=plan, metadata={"installment": inst.seq})
+                audit_record(
+                    action=actions.PLAN_BROKEN, workspace=workspace_id, obj=plan, metadata={"installment": inst.seq}
+                )
                 if debt.status == DebtStatus.PAYMENT_PLAN:
-                    _set_status(debt, DebtStatus.ACTIVE, reason="plan broken")
+                    debt_status_set(debt, DebtStatus.ACTIVE, reason="plan broken")
     return missed

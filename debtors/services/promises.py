@@ -4,25 +4,26 @@ due date, broken otherwise — evaluated on each payment and by a daily task."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import NOT_COLLECTABLE, Debt, DebtStatus, EntryKind, LedgerEntry, PromiseStatus, PromiseToPay
-from debtors.services.status import _lock, _set_status, activate_if_new, debt_event
+from debtors.services.status import activate_if_new, debt_event, debt_lock, debt_status_set
 
 
-def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = None) -> PromiseToPay:
+def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Actor = None) -> PromiseToPay:
     if amount_minor <= 0:
         raise ValidationError({"amount": "The promised amount must be positive."})
     if due_on < timezone.localdate():
         raise ValidationError({"due_on": "The promise date cannot be in the past."})
     with transaction.atomic():
-        debt = _lock(debt)
+        debt = debt_lock(debt)
         if debt.status in NOT_COLLECTABLE:
             raise ValidationError(
                 {"debt": f"The debt is {debt.get_status_display().lower()}; it is not being collected."}
@@ -37,14 +38,17 @@ def promise_create(*, debt: Debt, amount_minor: int, due_on: date, actor: Any = 
             debt=debt,
             amount_minor=amount_minor,
             due_on=due_on,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         activate_if_new(debt, actor=actor)
         if debt.status == DebtStatus.ACTIVE:
-            _set_status(debt, DebtStatus.PROMISE, actor=actor, reason="promise to pay")
+            debt_status_set(debt, DebtStatus.PROMISE, actor=actor, reason="promise to pay")
         debt_event(debt, "promise", f"Promise to pay by {due_on}", amount_minor=amount_minor, obj=promise, actor=actor)
         audit_record(
-            action="promise.created", workspace=debt.workspace_id, obj=promise, actor_user_id=getattr(actor, "pk", None)
+            action=actions.PROMISE_CREATED,
+            workspace=debt.workspace_id,
+            obj=promise,
+            actor_user_id=getattr(actor, "pk", None),
         )
     return promise
 
@@ -69,7 +73,7 @@ def promises_check_kept(*, debt: Debt) -> None:
             ).update(status=PromiseStatus.KEPT, evaluated_at=timezone.now())
             debt_event(debt, "promise_kept", "Promise kept", amount_minor=promise.amount_minor, obj=promise)
             if debt.status == DebtStatus.PROMISE and debt.balance_minor > 0:
-                _set_status(debt, DebtStatus.ACTIVE, reason="promise kept")
+                debt_status_set(debt, DebtStatus.ACTIVE, reason="promise kept")
 
 
 def promises_evaluate(*, workspace_id: int, today: date | None = None) -> dict[str, int]:
@@ -92,7 +96,7 @@ def promises_evaluate(*, workspace_id: int, today: date | None = None) -> dict[s
             ):
                 continue
             counts["kept" if kept else "broken"] += 1
-            debt = _lock(promise.debt)
+            debt = debt_lock(promise.debt)
             debt_event(
                 debt,
                 f"promise_{status}",
@@ -101,5 +105,5 @@ def promises_evaluate(*, workspace_id: int, today: date | None = None) -> dict[s
                 obj=promise,
             )
             if debt.status == DebtStatus.PROMISE:
-                _set_status(debt, DebtStatus.ACTIVE, reason=f"promise {status}")
+                debt_status_set(debt, DebtStatus.ACTIVE, reason=f"promise {status}")
     return counts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import IO, Any
+from typing import IO
 
 import filetype
 from django.conf import settings
@@ -13,6 +13,8 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import Debt, Document, Note
 from debtors.services.status import debt_event
@@ -27,7 +29,7 @@ ALLOWED_TYPES = {
 }
 
 
-def note_add(*, debt: Debt, body: str, actor: Any = None) -> Note:
+def note_add(*, debt: Debt, body: str, actor: Actor = None) -> Note:
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The note is empty."})
@@ -39,12 +41,12 @@ def note_add(*, debt: Debt, body: str, actor: Any = None) -> Note:
             debt=debt,
             debtor_id=debt.debtor_id,
             body=body,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=actor_user(actor),
         )
         note.save(force_insert=True)
         debt_event(debt, "note", "Note added", obj=note, actor=actor)
         audit_record(
-            action="note.added", workspace=debt.workspace_id, obj=note, actor_user_id=getattr(actor, "pk", None)
+            action=actions.NOTE_ADDED, workspace=debt.workspace_id, obj=note, actor_user_id=getattr(actor, "pk", None)
         )
     return note
 
@@ -56,7 +58,7 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Any = None) -> Document:
+def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Actor = None) -> Document:
     """Store a document outside the web root under a random name. The type is
     sniffed from the content; anything but PDF/PNG/JPEG/TIFF is refused."""
     head = upload.read(8192)
@@ -89,12 +91,12 @@ def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Any
                 content_type=content_type,
                 size_bytes=size,
                 sha256=digest.hexdigest(),
-                uploaded_by=actor if getattr(actor, "pk", None) else None,
+                uploaded_by=actor_user(actor),
             )
             doc.save(force_insert=True)
             debt_event(debt, "document", f"Document uploaded ({content_type})", obj=doc, actor=actor)
             audit_record(
-                action="document.uploaded",
+                action=actions.DOCUMENT_UPLOADED,
                 workspace=debt.workspace_id,
                 obj=doc,
                 actor_user_id=getattr(actor, "pk", None),

@@ -10,13 +10,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.types import Actor, actor_user
+from audit import actions
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, DebtEvent, DebtStatus
 from debtors.services.priority import rescore
 
 
 def debt_event(
-    debt: Debt, kind: str, summary: str, *, amount_minor: int | None = None, obj: Any = None, actor: Any = None
+    debt: Debt, kind: str, summary: str, *, amount_minor: int | None = None, obj: Any = None, actor: Actor = None
 ) -> DebtEvent:
     """Add a line to the debt's timeline (no personal data in ``summary``)."""
     return DebtEvent.objects.for_workspace(debt.workspace_id).create(
@@ -27,16 +29,19 @@ def debt_event(
         amount_minor=amount_minor,
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor_user(actor),
     )
 
 
-def _lock(debt: Debt) -> Debt:
+def debt_lock(debt: Debt) -> Debt:
+    """The debt's row, locked for this transaction. Every writer of a debt's money
+    or status takes this lock first, so concurrent writers queue on the debt."""
     return Debt.objects.for_workspace(debt.workspace_id).select_for_update().get(pk=debt.pk)
 
 
-def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "") -> Debt:
-    """Move a debt along an allowed transition (caller holds the row lock)."""
+def debt_status_set(debt: Debt, status: str, *, actor: Actor = None, reason: str = "") -> Debt:
+    """Move a debt along an allowed transition (the caller holds ``debt_lock``):
+    the status, its priority score, a timeline line and an audit event together."""
     old = debt.status
     if status == old:
         return debt
@@ -47,7 +52,7 @@ def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "")
     rescore(debt)
     debt_event(debt, "status", f"Status {old} → {status}" + (f" ({reason})" if reason else ""), actor=actor)
     audit_record(
-        action="debt.status_changed",
+        action=actions.DEBT_STATUS_CHANGED,
         workspace=debt.workspace_id,
         obj=debt,
         actor_user_id=getattr(actor, "pk", None),
@@ -56,8 +61,8 @@ def _set_status(debt: Debt, status: str, *, actor: Any = None, reason: str = "")
     return debt
 
 
-def activate_if_new(debt: Debt, *, actor: Any = None) -> Debt:
+def activate_if_new(debt: Debt, *, actor: Actor = None) -> Debt:
     """Working a debt that was just placed (a plan, a settlement) starts collection."""
     if debt.status == DebtStatus.NEW:
-        _set_status(debt, DebtStatus.ACTIVE, actor=actor, reason="collection started")
+        debt_status_set(debt, DebtStatus.ACTIVE, actor=actor, reason="collection started")
     return debt
