@@ -35,6 +35,20 @@ COMMUNICATION_QUEUED = "communication.queued"
 KEYS_ROTATED = "keys.rotated"
 SUBJECT_KEY_SHREDDED = audit_port.SUBJECT_KEY_SHREDDED  # written by the kernel through its port
 
+# Rights requests
+PRIVACY_REQUEST_RECEIVED = "privacy_request.received"
+PRIVACY_REQUEST_STATUS_CHANGED = "privacy_request.status_changed"
+PRIVACY_REQUEST_VERIFIED = "privacy_request.verified"
+PRIVACY_REQUEST_EXTENDED = "privacy_request.extended"
+PRIVACY_REQUEST_CODE_SENT = "privacy_request.code_sent"
+PRIVACY_REQUEST_CODE_FAILED = "privacy_request.code_failed"
+PRIVACY_REQUEST_EXPORT_BUILT = "privacy_request.export_built"
+PRIVACY_REQUEST_EXPORT_DOWNLOADED = "privacy_request.export_downloaded"
+PRIVACY_REQUEST_REMINDED = "privacy_request.reminded"
+ERASURE_PLANNED = "erasure.planned"
+ERASURE_APPROVED = "erasure.approved"
+ERASURE_EXECUTED = "erasure.executed"
+
 # Domain events (debts, ledger, consent, communications, payments, placements…)
 CLIENT_CREATED = "client.created"
 COMMUNICATION_FAILED = "communication.failed"

@@ -1,6 +1,6 @@
 """The REST API's routes under /api/v1/, assembled from the apps that serve them."""
 
-from django.urls import path
+from django.urls import include, path
 
 from accounts import api_clients as clients
 from communications import api as communications_api
@@ -44,4 +44,5 @@ urlpatterns = [
     path(
         "placements/<uuid:id>/rejects.csv", placements_api.PlacementRejectsApi.as_view(), name="api_placement_rejects"
     ),
+    path("privacy-requests/", include("privacy_requests.urls_api")),
 ]

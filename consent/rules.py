@@ -157,7 +157,7 @@ def rule_who_the_debtor_is(asked: Asked) -> list[Reason]:
         reasons.append(Reason("deceased", "The debtor is recorded as deceased."))
     if debtor.is_bankrupt:
         reasons.append(Reason("bankrupt", "The debtor is in bankruptcy; collection contact is stayed."))
-    if getattr(debtor, "processing_restricted", False):
+    if debtor.processing_restricted:
         reasons.append(
             Reason("restricted", "Processing of the debtor's data is restricted (rights request).", "GDPR Art. 18")
         )
@@ -177,7 +177,7 @@ _NOT_COLLECTABLE = (
 def rule_where_the_debt_stands(asked: Asked) -> list[Reason]:
     debt = asked.debt
     reasons = []
-    if getattr(debt, "legal_hold", False):
+    if debt.legal_hold:
         reasons.append(Reason("legal_hold", "The debt is under a legal hold."))
     if debt.status == DebtStatus.DISPUTED:
         reasons.append(

@@ -109,6 +109,10 @@ class Debtor(TenantModel):
     minor_reviewed_at = models.DateTimeField(null=True, blank=True)
     is_deceased = models.BooleanField(default=False)
     is_bankrupt = models.BooleanField(default=False)
+    # Restriction of processing (GDPR Art. 18, a rights request): not contacted, and
+    # nothing of theirs exported or changed except to fulfil the request.
+    processing_restricted = models.BooleanField(default=False, db_default=False)
+    processing_restricted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:

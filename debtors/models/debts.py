@@ -70,6 +70,9 @@ class Debt(TenantModel):
     )
     priority_score = models.IntegerField(default=0)
     last_contact_at = models.DateTimeField(null=True, blank=True)
+    # Under a legal hold (litigation, regulator, insolvency…): not contacted, not
+    # purged, not erased (the retention app places and lifts holds).
+    legal_hold = models.BooleanField(default=False, db_default=False)
     last_payment_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
     updated_at = models.DateTimeField(default=dj_timezone.now)
