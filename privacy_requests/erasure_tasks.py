@@ -1,0 +1,1 @@
+"""Celery tasks that execute approved erasure plans (erasure work)."""

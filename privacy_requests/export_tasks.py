@@ -1,0 +1,1 @@
+"""Celery tasks that build and expire request files (export work)."""
