@@ -9,6 +9,7 @@ class CommunicationsConfig(AppConfig):
 
     def ready(self) -> None:
         from communications import (
+            checks,  # noqa: F401  (system checks)
             personal_data,  # noqa: F401  (registry declarations)
             tracking,  # noqa: F401  (connects the provider tracking receiver)
         )
@@ -23,4 +24,4 @@ class CommunicationsConfig(AppConfig):
         register_debt_panel(
             DebtPanel("consent", "consent_panel", "consent/_debt_consent.html", debt_consent_panel, order=20)
         )
-        register_debt_action(DebtAction("call", CallForm, log_contact, "Contact logged."))
+        register_debt_action(DebtAction("call", CallForm, log_contact, "Contact logged.", after="payment"))

@@ -37,6 +37,7 @@ class DebtAction:
     form_class: type[Any]
     run: ActionRunner
     done: str  # the message shown when it worked
+    after: str = ""  # shown right after this action of the debt page's own ("" = last)
 
 
 _panels: dict[str, DebtPanel] = {}

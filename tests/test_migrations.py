@@ -119,3 +119,33 @@ def test_every_moved_table_keeps_its_name():
     assert Communication._meta.db_table == "debtors_communication"
     with connection.cursor() as cursor:
         assert set(MOVED_TABLES) <= set(connection.introspection.table_names(cursor))
+
+
+def test_permissions_their_grants_and_admin_history_follow_a_moved_model(capsys):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import User
+
+    call_command("seed_demo", "--accounts", "0")
+    capsys.readouterr()
+    staff = User.objects.get(email="manager@acme.example")
+    client_id = Client.unscoped.order_by("pk").values_list("pk", flat=True).first()
+    try:
+        _migrate(BEFORE_THE_MOVES)
+        ContentType.objects.clear_cache()
+        old_type, _ = ContentType.objects.get_or_create(app_label="debtors", model="client")
+        granted, _ = Permission.objects.get_or_create(
+            content_type=old_type, codename="change_client", defaults={"name": "Can change client"}
+        )
+        staff.user_permissions.add(granted)
+        entry = LogEntry.objects.create(
+            user=staff, content_type=old_type, object_id=str(client_id), object_repr="Sahyadri", action_flag=CHANGE
+        )
+    finally:
+        _migrate(_latest())
+    ContentType.objects.clear_cache()
+    assert not ContentType.objects.filter(app_label="debtors", model="client").exists()
+    assert LogEntry.objects.get(pk=entry.pk).content_type == ContentType.objects.get_for_model(Client)
+    assert User.objects.get(pk=staff.pk).has_perm("accounts.change_client")

@@ -139,6 +139,9 @@ PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = env.int("PLACEMENT_IMPORT_PIPELINE_MIN_ROWS
 # Rejects files hold rejected rows as uploaded (personal data in clear text): the
 # hourly collections upkeep deletes them this many days after the import finished.
 PLACEMENT_REJECTS_RETENTION_DAYS = env.int("PLACEMENT_REJECTS_RETENTION_DAYS", default=30)
+# How often a process re-reads the shared "shred generation" of cached data keys
+# (kernel/crypto/keyring.py): a shredded key stops being used within this many seconds.
+KEYRING_SHRED_CHECK_SECONDS = env.float("KEYRING_SHRED_CHECK_SECONDS", default=1.0)
 
 # --- Cache, Celery --------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -341,6 +344,15 @@ CELERY_BEAT_SCHEDULE = {
     "payments-reconcile": {
         "task": "payments.tasks.reconcile_all",
         "schedule": crontab(minute="*/30"),
+    },
+    "privacy-exports-expire": {
+        "task": "privacy_requests.export_tasks.privacy_exports_expire_all",
+        "schedule": crontab(minute=40, hour=2),  # daily: delete copies of people's data past their 7 days
+    },
+    "privacy-reminders": {
+        "task": "privacy_requests.tasks.privacy_reminders_all",
+        # daily: 7 and 2 days before each deadline, and overdue; days counted in each workspace's zone
+        "schedule": crontab(minute=10, hour=3),
     },
 }
 PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "sandbox")

@@ -9,9 +9,10 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from kernel.crypto.fields import EncryptedField
-from kernel.crypto.keys import parse_key_list, parse_single_key
+from kernel.crypto.keys import KeyProvider, parse_key_list, parse_single_key
 from kernel.privacy.registry import declaration_for, not_personal_for
 
 PROJECT_APPS = {
@@ -121,4 +122,26 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
         parse_single_key(settings.BLIND_INDEX_KEY, variable="BLIND_INDEX_KEY")
     except ImproperlyConfigured as exc:
         errors.append(checks.Error(str(exc), id="collectpro.E011"))
+    errors += check_dotted_path(
+        "FIELD_ENCRYPTION_KEY_PROVIDER", KeyProvider, default="kernel.crypto.keys.EnvKeyProvider", id="collectpro.E012"
+    )
     return errors
+
+
+# Classes that moved when the apps were layered (ADR 0015): a setting still naming
+# the old path is told the new one at start-up, not at the first encryption or SMS.
+MOVED_PATHS = {"collectpro.crypto.": "kernel.crypto.", "consent.sms.": "communications.sms."}
+
+
+def check_dotted_path(setting: str, base: type, *, default: str, id: str) -> list[checks.CheckMessage]:
+    """An error unless the setting names an importable subclass of ``base``."""
+    path = getattr(settings, setting, default)
+    try:
+        cls = import_string(path)
+    except ImportError:
+        moved = next((path.replace(old, new, 1) for old, new in MOVED_PATHS.items() if path.startswith(old)), None)
+        hint = f"Did you mean {moved!r}? That class moved." if moved else f"The default is {default!r}."
+        return [checks.Error(f"{setting}={path!r} cannot be imported.", hint=hint, id=id)]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        return [checks.Error(f"{setting}={path!r} is not a {base.__name__}.", id=id)]
+    return []

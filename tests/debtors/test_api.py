@@ -235,3 +235,33 @@ def test_timeline_amounts_are_decimal_strings_and_404s_say_not_found(world):
     assert "1250.50" in [e["amount"] for e in events]
     r = api(world.key_b).get(f"/api/v1/debts/{debt['id']}/")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_each_sub_resource_is_described_as_itself_in_the_schema(db):
+    """Every debt sub-resource documents its own list and create, not the last
+    one registered (the schema must say exactly what the server answers)."""
+    from django.test import Client as HttpClient
+
+    schema = HttpClient().get("/api/schema/", {"format": "json"}).json()
+    expected = {
+        "payment-plans": "payment plans",
+        "promises": "promises",
+        "settlement-offers": "settlement offers",
+        "disputes": "disputes",
+        "notes": "notes",
+        "documents": "documents",
+        "communications": "communications",
+    }
+    for path_noun, noun in expected.items():
+        operations = schema["paths"][f"/api/v1/debts/{{id}}/{path_noun}/"]
+        assert operations["get"]["summary"] == f"List the debt's {noun}"
+        listed = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        created = operations["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+        assert listed["items"]["$ref"] == created["$ref"], path_noun
+    refs = {
+        schema["paths"][f"/api/v1/debts/{{id}}/{p}/"]["post"]["responses"]["201"]["content"]["application/json"][
+            "schema"
+        ]["$ref"]
+        for p in expected
+    }
+    assert len(refs) == len(expected)  # seven different output shapes
