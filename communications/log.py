@@ -8,6 +8,7 @@ they arrive (a logged call, a queued message, a refusal)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from consent.services import ContactRefused, contact_decide
 from debtors.models import Debt
 from debtors.services.ledger import debt_event
 from debtors.services.priority import rescore
+from kernel.crypto.fields import FieldErasure, field_erase
 
 
 def _communication(*, debt: Debt, channel: str, at: datetime, actor: Actor, **fields: Any) -> Communication:
@@ -106,7 +108,7 @@ def contact_gate(*, debt: Any, channel: str, at: datetime, actor: Actor = None, 
 
 
 def communication_queued(
-    *, debt: Debt, channel: str, content: str, template: str, at: datetime, actor: Actor = None
+    *, debt: Debt, channel: str, content: str, template: str, template_label: str, at: datetime, actor: Actor = None
 ) -> Communication:
     """A message the rules allowed, waiting for delivery (the caller queues it)."""
     comm = _communication(
@@ -120,7 +122,7 @@ def communication_queued(
         template=template[:100],
     )
     contact_made(debt=debt, at=at)
-    debt_event(debt, f"communication.{channel}", f"{channel.title()} queued ({template})", obj=comm, actor=actor)
+    debt_event(debt, f"communication.{channel}", f"{channel.title()} queued ({template_label})", obj=comm, actor=actor)
     audit_record(
         action=actions.COMMUNICATION_QUEUED,
         workspace=debt.workspace_id,
@@ -182,3 +184,48 @@ def communication_log(
             metadata={"channel": channel},
         )
     return comm
+
+
+def communications_erase(
+    *,
+    workspace_id: int,
+    debtor_id: Any,
+    fields: Mapping[Any, Mapping[str, FieldErasure]],
+    actor: Actor = None,
+    reason: str = "",
+) -> dict[str, int]:
+    """Erase the contact history of one debtor as privacy_requests decided: the
+    message content goes (or is kept under a retention key); the row stays, because
+    that a contact was made, when and on which channel is the record the contact
+    rules and 12 CFR 1006.100 need. Safe to repeat; audited with counts."""
+    by_id = {str(k): v for k, v in fields.items()}
+    changed_rows = 0
+    names: set[str] = set()
+    with transaction.atomic():
+        for comm in (
+            Communication.objects.for_workspace(workspace_id)
+            .filter(pk__in=list(by_id), debtor_id=debtor_id)
+            .order_by("pk")
+        ):
+            changed: list[str] = []
+            for name, erasure in by_id[str(comm.pk)].items():
+                changed += field_erase(comm, name, erasure)
+            if changed:
+                comm.save(update_fields=sorted(set(changed)))
+                changed_rows += 1
+                names.update(changed)
+        if changed_rows:
+            audit_record(
+                action=actions.PERSONAL_DATA_ERASED,
+                workspace=workspace_id,
+                object_type="debtors.debtor",
+                object_id=str(debtor_id),
+                actor_user_id=getattr(actor, "pk", None),
+                metadata={
+                    "model": "communications.communication",
+                    "changed": changed_rows,
+                    "fields": sorted(names),
+                    "reason": reason[:200],
+                },
+            )
+    return {"deleted": 0, "changed": changed_rows}

@@ -24,6 +24,8 @@ class Purpose(models.TextChoices):
     SHARE_FIELD_AGENT = "share_field_agent", "Sharing with field agents"
     SHARE_LEGAL = "share_legal", "Sharing with legal firms"
     SHARE_CREDIT_BUREAU = "share_credit_bureau", "Sharing with credit bureaus"
+    # Withdrawn: processing restricted by a rights request (GDPR Art. 18); granted: lifted.
+    PROCESSING = "processing", "Processing beyond storage (restriction of processing)"
 
 
 CHANNEL_PURPOSE = {
@@ -47,6 +49,7 @@ class ConsentSource(models.TextChoices):
     IMPORT = "import", "Import"
     COOKIE_BANNER = "cookie_banner", "Cookie banner"
     OPT_OUT_LINK = "opt_out_link", "One-click opt-out link"
+    RIGHTS_REQUEST = "rights_request", "Rights request (restriction, objection, withdrawal)"
 
 
 class PolicyKind(models.TextChoices):
@@ -89,19 +92,22 @@ class PolicyVersion(models.Model):
     purpose="Proof of consent and contact preferences",
     recipients=("the creditor, on request (proof-of-consent export)",),
     fields={
+        # The address and browser a consent or withdrawal came from: the proof of it.
+        # The consent ledger is append-only (the database refuses UPDATE and DELETE), so
+        # erasure keeps them until the proof's retention ends and the statement says so.
         "ip": PD(
             Category.TECHNICAL,
             Basis.LEGAL_OBLIGATION,
             CONSENT_PROOF,
             Erasure.KEEP_UNTIL,
-            keep_law="GDPR Art. 7(1): demonstrate consent",
+            keep_law="GDPR Art. 7(1): demonstrate consent (the consent ledger is append-only)",
         ),
         "user_agent": PD(
             Category.TECHNICAL,
             Basis.LEGAL_OBLIGATION,
             CONSENT_PROOF,
             Erasure.KEEP_UNTIL,
-            keep_law="GDPR Art. 7(1): demonstrate consent",
+            keep_law="GDPR Art. 7(1): demonstrate consent (the consent ledger is append-only)",
         ),
     },
 )

@@ -10,23 +10,6 @@ from debtors.models import SavedView  # noqa: E402
 
 declare_not_personal(SavedView, name="a label the user gave their filter")
 
-from debtors.models import Debt, LedgerEntry  # noqa: E402
-from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, declare  # noqa: E402
+from debtors.models import Debt  # noqa: E402
 
-declare(
-    LedgerEntry,
-    subject_type="debtor",
-    subject="debt__debtor_id",
-    purpose="Keeping the books of each debt",
-    recipients=("the creditor who placed the debt", "auditors"),
-    fields={
-        "memo": PD(
-            Category.FINANCIAL,
-            Basis.LEGAL_OBLIGATION,
-            FINANCIAL_RECORDS,
-            Erasure.KEEP_UNTIL,
-            keep_law="accounting and tax record keeping: erasure keeps the books",
-        )
-    },
-)
 declare_not_personal(Debt, original_creditor="a company that first lent the money")

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -159,7 +158,7 @@ def debt_panel_context(
         registered[panel.context_name] = value
         if value is not None:
             shown.append(panel.template)
-    actions = {**ACTIONS, **{a.name: (a.form_class, a.run, a.done) for a in debt_actions().values()}}
+    actions = _ordered_actions()
     return {
         "debt": debt,
         "breakdown": {k: from_minor(abs(v), debt.currency) for k, v in selectors.balance_breakdown(debt=debt).items()},
@@ -287,6 +286,22 @@ ACTIONS: dict[str, tuple[type[Any], Action, str]] = {
 }
 
 
+def _ordered_actions() -> dict[str, tuple[type[Any], Action, str]]:
+    """The debt page's own quick actions with registered ones placed where they
+    asked to be (``DebtAction.after``), so the list reads the same whatever app
+    contributes an action."""
+    ordered: dict[str, tuple[type[Any], Action, str]] = {}
+    registered = list(debt_actions().values())
+    for name, action in ACTIONS.items():
+        ordered[name] = action
+        for extra in registered:
+            if extra.after == name:
+                ordered[extra.name] = (extra.form_class, extra.run, extra.done)
+    for extra in registered:
+        ordered.setdefault(extra.name, (extra.form_class, extra.run, extra.done))
+    return ordered
+
+
 def _quick_action(name: str) -> tuple[type[Any], Action, str]:
     """(form class, runner, success message) of a quick action: the debt page's
     own, or one another app registered."""
@@ -391,7 +406,7 @@ def document_download(
     )
     inline = request.GET.get("preview") == "1" and doc.content_type in ("application/pdf", "image/png", "image/jpeg")
     response = FileResponse(
-        default_storage.open(doc.storage_name, "rb"),
+        records.document_file(doc),
         content_type=doc.content_type,
         as_attachment=not inline,
         filename=f"document-{doc.pk}",

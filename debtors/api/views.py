@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -356,12 +355,28 @@ class SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
         return Response(self.output(obj, context=self.context_for(debt)).data, status=status.HTTP_201_CREATED)
 
 
+def _own_method(cls: type[SubResourceApi], name: str) -> Any:
+    """``cls``'s own ``get``/``post``: an inherited one is wrapped first, because the
+    schema is attached to the function object — decorating the shared base method
+    would give every sub-resource the description of the last one decorated."""
+    if name in cls.__dict__:
+        return cls.__dict__[name]
+    inherited = getattr(cls, name)
+
+    def delegate(self: Any, request: Request, id: str) -> Response:
+        return inherited(self, request, id)
+
+    delegate.__name__ = delegate.__qualname__ = name
+    return delegate
+
+
 def sub_resource_schema(cls: type[SubResourceApi], noun: str) -> type[SubResourceApi]:
-    cls.get = extend_schema(summary=f"List the debt's {noun}", responses=cls.output(many=True))(cls.get)  # type: ignore[method-assign]
+    list_schema = extend_schema(summary=f"List the debt's {noun}", responses=cls.output(many=True))
+    cls.get = list_schema(_own_method(cls, "get"))  # type: ignore[method-assign]
     create_schema = extend_schema(
         summary=f"Create a {noun.rstrip('s')}", request=cls.input, responses={201: cls.output}
     )
-    cls.post = create_schema(cls.post)  # type: ignore[method-assign]
+    cls.post = create_schema(_own_method(cls, "post"))  # type: ignore[method-assign]
     return cls
 
 
@@ -460,7 +475,7 @@ class DocumentDownloadApi(DebtScopedMixin, GenericAPIView[Document]):
             subject=doc, fields=["file"], purpose="api download", kind=actions.PERSONAL_DATA_DOWNLOAD
         )
         return FileResponse(
-            default_storage.open(doc.storage_name, "rb"),
+            records.document_file(doc),
             content_type=doc.content_type,
             as_attachment=True,
             filename=f"document-{doc.pk}",

@@ -67,13 +67,9 @@ class DebtorKind(models.TextChoices):
             sensitive=True,
             searchable=True,
         ),
-        "external_ref": PD(
-            Category.IDENTITY,
-            Basis.CONTRACT,
-            COLLECTION_RECORDS,
-            Erasure.KEEP_UNTIL,
-            keep_law="creditor reconciliation; 12 CFR 1006.100 record keeping",
-        ),
+        # The creditor's id for the person: it identifies them at the creditor, so it
+        # goes with the identity (reconciliation uses each debt's own reference).
+        "external_ref": PD(Category.IDENTITY, Basis.CONTRACT, COLLECTION_RECORDS, Erasure.DELETE),
         "preferred_language": PD(Category.DEMOGRAPHIC, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE),
         "timezone": PD(Category.CONTACT, Basis.LEGITIMATE_INTERESTS, COLLECTION_RECORDS, Erasure.DELETE),
     },

@@ -7,6 +7,7 @@ from django.utils import timezone as dj_timezone
 
 from debtors.models.debts import Debt
 from kernel.models import TenantModel, workspace_key_unindexed
+from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, personal_data
 
 
 class EntryKind(models.TextChoices):
@@ -19,6 +20,24 @@ class EntryKind(models.TextChoices):
     REVERSAL = "reversal", "Reversal"
 
 
+@personal_data(
+    subject_type="debtor",
+    subject="debt__debtor_id",
+    purpose="Keeping the books of each debt",
+    recipients=("the creditor who placed the debt", "auditors"),
+    fields={
+        # Free text an agent types (why a balance was adjusted or an entry reversed), so it
+        # may name the person. The ledger is append-only (the database refuses UPDATE and
+        # DELETE), so erasure keeps it with the books and the statement says so.
+        "memo": PD(
+            Category.FINANCIAL,
+            Basis.LEGAL_OBLIGATION,
+            FINANCIAL_RECORDS,
+            Erasure.KEEP_UNTIL,
+            keep_law="accounting and tax record keeping: erasure keeps the books (the ledger is append-only)",
+        )
+    },
+)
 class LedgerEntry(TenantModel):
     """Append-only. ``amount_minor`` is signed: positive raises what is owed (charge,
     interest, fee, refund of a payment), negative lowers it (payment). A correction

@@ -40,12 +40,14 @@ class DisputeStatus(models.TextChoices):
             sensitive=True,
             keep_law="12 CFR 1006.38 dispute handling; 1006.100 records",
         ),
+        # Free text staff type when closing a dispute: it may name the person. The
+        # outcome stays (status, dates, this text); the person's own details in it are
+        # cut out (pseudonymised) unless an open dispute or a legal hold keeps it whole.
         "resolution": PD(
             Category.COMMUNICATION,
             Basis.LEGAL_OBLIGATION,
             COLLECTION_RECORDS,
-            Erasure.KEEP_UNTIL,
-            keep_law="12 CFR 1006.38 dispute handling; 1006.100 records",
+            Erasure.PSEUDONYMISE,
         ),
     },
 )

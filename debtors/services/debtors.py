@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,8 +17,9 @@ from accounts.models import Workspace
 from accounts.types import Actor
 from audit import actions
 from audit.services import audit_record
-from debtors.models import Debtor, DebtorKind
+from debtors.models import Debtor, DebtorContact, DebtorKind
 from kernel.crypto.blind_index import normalise_phone
+from kernel.crypto.fields import FieldErasure, field_erase
 
 ADULT_AGE = 18
 
@@ -111,10 +113,22 @@ def debtor_create(*, workspace: Workspace, data: DebtorInput, actor: Actor = Non
 UPDATABLE = ("full_name", "email", "phone", "address", "national_id", "preferred_language", "timezone", "external_ref")
 
 
-def debtor_update(*, debtor: Debtor, actor: Actor = None, **changes: Any) -> Debtor:
+def debtor_update(*, debtor: Debtor, actor: Actor = None, for_request: object = None, **changes: Any) -> Debtor:
+    """Change a debtor's details (normalised, blind indexes kept right, audited).
+
+    A debtor whose processing is restricted (a rights request, GDPR Art. 18) is not
+    changed, except to fulfil a rights request: ``for_request`` names it (a
+    rectification)."""
     unknown = set(changes) - set(UPDATABLE) - {"date_of_birth"}
     if unknown:
         raise ValidationError({k: "This field cannot be changed here." for k in unknown})
+    if debtor.processing_restricted and for_request is None:
+        raise ValidationError(
+            {
+                "debtor": "Processing of this debtor's data is restricted (a rights request): "
+                "it is not changed except to fulfil a request."
+            }
+        )
     current = DebtorInput(
         full_name=changes.get("full_name", debtor.full_name),
         email=changes.get("email", debtor.email or ""),
@@ -147,7 +161,7 @@ def debtor_update(*, debtor: Debtor, actor: Actor = None, **changes: Any) -> Deb
             workspace=debtor.workspace_id,
             obj=debtor,
             actor_user_id=getattr(actor, "pk", None),
-            metadata={"fields": sorted(changed)},
+            metadata={"fields": sorted(changed), **({"for_request": str(for_request)} if for_request else {})},
         )
     return debtor
 
@@ -166,3 +180,86 @@ def debtor_review_minor(*, debtor: Debtor, actor: Actor, confirmed_adult: bool) 
             metadata={"confirmed_adult": confirmed_adult},
         )
     return debtor
+
+
+def debtor_restriction_set(*, debtor: Debtor, restricted: bool, actor: Actor = None, reason: str = "") -> Debtor:
+    """Restrict (or lift the restriction of) processing of a debtor's data (GDPR Art.
+    18): the contact rules refuse every contact and ``debtor_update`` refuses changes
+    while it lasts. Setting what is already set writes nothing."""
+    with transaction.atomic():
+        debtor = Debtor.objects.for_workspace(debtor.workspace_id).select_for_update().get(pk=debtor.pk)
+        if debtor.processing_restricted == restricted:
+            return debtor
+        debtor.processing_restricted = restricted
+        debtor.processing_restricted_at = timezone.now() if restricted else None
+        debtor.save(update_fields=["processing_restricted", "processing_restricted_at"])
+        audit_record(
+            action=actions.DEBTOR_RESTRICTION_CHANGED,
+            workspace=debtor.workspace_id,
+            obj=debtor,
+            actor_user_id=getattr(actor, "pk", None),
+            metadata={"restricted": restricted, "reason": reason[:200]},
+        )
+    return debtor
+
+
+def debtor_erase(
+    *, debtor: Debtor, fields: Mapping[str, FieldErasure], actor: Actor = None, reason: str = ""
+) -> list[str]:
+    """Erase a debtor's own fields as privacy_requests decided from the registry
+    (delete, pseudonymise, or keep under a retention key), blind indexes with them.
+    Returns the columns written: none when the debtor is already as erasure wants, so
+    repeating it changes nothing. Audited with the field names, never the values."""
+    with transaction.atomic():
+        debtor = Debtor.objects.for_workspace(debtor.workspace_id).select_for_update().get(pk=debtor.pk)
+        changed: list[str] = []
+        for name, erasure in fields.items():
+            changed += field_erase(debtor, name, erasure)
+        if changed:
+            debtor.save(update_fields=sorted(set(changed)))
+            audit_record(
+                action=actions.PERSONAL_DATA_ERASED,
+                workspace=debtor.workspace_id,
+                obj=debtor,
+                actor_user_id=getattr(actor, "pk", None),
+                metadata={
+                    "model": "debtors.debtor",
+                    "changed": 1,
+                    "fields": sorted(set(changed)),
+                    "reason": reason[:200],
+                },
+            )
+    return sorted(set(changed))
+
+
+def debtor_contacts_erase(
+    *,
+    debtor: Debtor,
+    delete: Iterable[Any] = (),
+    fields: Mapping[Any, Mapping[str, FieldErasure]] | None = None,
+    actor: Actor = None,
+    reason: str = "",
+) -> dict[str, int]:
+    """Delete a debtor's further emails and phones (``delete``: row ids), or apply
+    ``fields`` to the ones that are kept. Safe to repeat; audited with counts."""
+    by_id = {str(k): v for k, v in (fields or {}).items()}
+    counts = {"deleted": 0, "changed": 0}
+    qs = DebtorContact.objects.for_workspace(debtor.workspace_id).filter(debtor_id=debtor.pk)
+    with transaction.atomic():
+        counts["deleted"] = qs.filter(pk__in=list(delete)).delete()[0]
+        for contact in qs.filter(pk__in=list(by_id)).order_by("pk"):
+            changed: list[str] = []
+            for name, erasure in by_id[str(contact.pk)].items():
+                changed += field_erase(contact, name, erasure)
+            if changed:
+                contact.save(update_fields=sorted(set(changed)))
+                counts["changed"] += 1
+        if counts["deleted"] or counts["changed"]:
+            audit_record(
+                action=actions.PERSONAL_DATA_ERASED,
+                workspace=debtor.workspace_id,
+                obj=debtor,
+                actor_user_id=getattr(actor, "pk", None),
+                metadata={"model": "debtors.debtorcontact", **counts, "reason": reason[:200]},
+            )
+    return counts

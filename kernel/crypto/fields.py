@@ -8,6 +8,13 @@
   loading 10,000 rows to count them decrypts nothing.
 * ``blind_index="email_bidx"`` names a sibling CharField that receives the keyed
   hash of the normalised value whenever the value is set.
+* Once the person's data key is shredded, a value reads as ``ERASED``: the text
+  ``"[erased]"``, false in a boolean context (so ``if debtor.email`` treats it as
+  missing and nothing is sent to it). The stored ciphertext stays on the instance,
+  so saving the row writes it back unchanged instead of failing.
+* ``field_erase`` applies what erasure decided for one stored field (delete,
+  replace, re-seal under another key) with its blind index; the app that owns the
+  model saves the row.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -43,6 +51,21 @@ class DecryptionError(Exception):
 
 class Ciphertext(str):
     """A value as it came from the database, not yet decrypted."""
+
+
+class Erased(str):
+    """What a value reads as once its data key was shredded: ``"[erased]"`` on a page,
+    but false when code asks whether there is a value (no email to write to)."""
+
+    def __new__(cls) -> Erased:
+        return super().__new__(cls, "[erased]")
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ERASED = Erased()
+_ERASED_ON = "_collectpro_erased_fields"  # instance.__dict__ key: attnames known to be shredded
 
 
 def aad_for(instance: models.Model, field_name: str) -> bytes:
@@ -123,10 +146,20 @@ class _EncryptedDescriptor:
     def __get__(self, instance: models.Model | None, owner: type) -> Any:
         if instance is None:
             return self
-        value = instance.__dict__.get(self.field.attname)
+        attname = self.field.attname
+        value = instance.__dict__.get(attname)
         if isinstance(value, Ciphertext):
-            value = decrypt_value(value, workspace_id=instance.workspace_id, aad=aad_for(instance, self.field.name))  # type: ignore[attr-defined]
-            instance.__dict__[self.field.attname] = value
+            erased_on: dict[str, str] | None = instance.__dict__.get(_ERASED_ON)
+            if erased_on is not None and erased_on.get(attname) is value:
+                return ERASED
+            try:
+                value = decrypt_value(value, workspace_id=instance.workspace_id, aad=aad_for(instance, self.field.name))  # type: ignore[attr-defined]
+            except keyring.SubjectKeyShredded:
+                # Keep the ciphertext (save() writes it back as it is); remember, so
+                # the next read asks no database.
+                instance.__dict__.setdefault(_ERASED_ON, {})[attname] = instance.__dict__[attname]
+                return ERASED
+            instance.__dict__[attname] = value
         return value
 
     def __set__(self, instance: models.Model, value: Any) -> None:
@@ -233,3 +266,102 @@ class EncryptedField(models.TextField):  # type: ignore[type-arg]
 
     def get_transform(self, lookup_name: str) -> Any:
         raise FieldError(f"{self.model._meta.label}.{self.name} is encrypted: '{lookup_name}' cannot run in SQL.")
+
+
+# --- Erasure ------------------------------------------------------------------------------
+
+
+def stored_key_id(value: object) -> str | None:
+    """The id of the data key a stored value is sealed under (None: not a ciphertext)."""
+    if not isinstance(value, str) or not value.startswith(PREFIX):
+        return None
+    return value[len(PREFIX) :].partition(":")[0]
+
+
+def seal_under(instance: models.Model, name: str, plaintext: str, *, subject_type: str, subject_id: str) -> None:
+    """Store ``plaintext`` in encrypted field ``name`` under another subject's key (the
+    workspace's, a retention key) instead of the field's own subject's. The value is
+    bound to its row and field as usual; reading it works the same way."""
+    field = instance._meta.get_field(name)
+    assert isinstance(field, EncryptedField)
+    key_id, key = keyring.subject_key_for(instance.workspace_id, subject_type, str(subject_id))  # type: ignore[attr-defined]
+    instance.__dict__[field.attname] = Ciphertext(
+        encrypt_value(plaintext, key_id=key_id, key=key, aad=aad_for(instance, name))
+    )
+
+
+@dataclass(frozen=True)
+class FieldErasure:
+    """What erasure does to one stored field of one row.
+
+    - ``delete``: the value becomes empty (NULL, or the field's default) and its
+      blind index is wiped;
+    - ``replace``: the value becomes ``text`` (a pseudonym, a text with the person's
+      details cut out), sealed under ``subject``'s key for an encrypted field; its
+      blind index is wiped (a pseudonym is nobody's name to search for);
+    - ``reseal``: the value is kept as it is, moved under ``subject``'s key (kept
+      data, before its person's key is shredded); its blind index stays.
+    """
+
+    action: str  # "delete" | "replace" | "reseal"
+    text: str = ""
+    subject: tuple[str, str] | None = None  # (subject type, subject id)
+
+    def __post_init__(self) -> None:
+        if self.action not in ("delete", "replace", "reseal"):
+            raise ValueError(f"unknown erasure action {self.action!r}")
+        if self.action == "reseal" and self.subject is None:
+            raise ValueError("reseal needs the subject whose key keeps the value")
+
+
+def _empty(field: models.Field) -> Any:  # type: ignore[type-arg]
+    if field.null:
+        return None
+    return field.get_default()
+
+
+def field_erase(instance: models.Model, name: str, erasure: FieldErasure) -> list[str]:
+    """Apply ``erasure`` to field ``name`` of ``instance`` (not saved) and return the
+    attnames that changed, blind index included: nothing when the field is already
+    as erasure wants it, so applying the same erasure twice writes nothing."""
+    field = instance._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    attname = field.attname
+    before = instance.__dict__.get(attname)
+    changed: list[str] = []
+    index = field.blind_index if isinstance(field, EncryptedField) else None
+    if erasure.action == "delete":
+        if before != _empty(field):
+            instance.__dict__[attname] = _empty(field)
+            changed.append(attname)
+    elif erasure.action == "replace":
+        if isinstance(field, EncryptedField):
+            current = getattr(instance, name)
+            subject = erasure.subject or field.subject_of(instance)
+            if (
+                isinstance(current, Erased)
+                or current != erasure.text
+                or stored_key_id(before) != _key_id(instance, subject)
+            ):
+                seal_under(instance, name, erasure.text, subject_type=subject[0], subject_id=subject[1])
+                changed.append(attname)
+        elif before != erasure.text:
+            instance.__dict__[attname] = erasure.text
+            changed.append(attname)
+    elif isinstance(field, EncryptedField) and isinstance(before, str):
+        assert erasure.subject is not None
+        current = getattr(instance, name)
+        if not isinstance(current, Erased) and stored_key_id(before) != _key_id(instance, erasure.subject):
+            seal_under(instance, name, current, subject_type=erasure.subject[0], subject_id=erasure.subject[1])
+            changed.append(attname)
+        index = None  # kept: so is its index
+    else:
+        index = None  # a plain value is kept where it is
+    if index and erasure.action != "reseal" and getattr(instance, index) != "":
+        setattr(instance, index, "")
+        changed.append(index)
+    return changed
+
+
+def _key_id(instance: models.Model, subject: tuple[str, str]) -> str:
+    return keyring.subject_key_for(instance.workspace_id, subject[0], str(subject[1]))[0]  # type: ignore[attr-defined]

@@ -1,18 +1,51 @@
-"""Workspace keys and subject keys: creation, unwrapping (cached), shredding."""
+"""Workspace keys and subject keys: creation, unwrapping (cached), shredding.
+
+**A shred takes effect in every process within a second.** Unwrapped subject keys
+are cached per process (5 minutes), so a key shredded by one process (an erasure on
+a worker) would stay usable in the others until their entry expires. Each workspace
+therefore has a *shred generation* in the shared Django cache (Redis in production):
+how many of its keys were shredded and when the latest was, published when the
+shredding transaction commits.
+Every cached subject key is tagged with the generation read *before* it was loaded
+from the database; a cached key whose tag differs from the current generation is
+not used but loaded again (and a shredded key then fails to load).
+
+Why a generation and not a database re-check: asking Redis costs ~150 µs and asking
+PostgreSQL more, while decrypting a value costs under 1 µs, so checking on every use
+would make a page or an export of thousands of values hundreds of times slower. A
+process reads the generation at most once per ``KEYRING_SHRED_CHECK_SECONDS`` per
+workspace (default 1 s; 0 checks on every use): one cache read per second per
+workspace, and a shredded key is refused everywhere at most that long after the
+shred commits (it was 5 minutes). If the cache has lost the generation (eviction,
+restart), it is rebuilt from the database (the same count and time), so a stale key
+cannot come back; if the cache cannot be reached at all, every
+cached key is checked in the database until it can.
+
+**Kept data outlives the person's key.** Erasure may have to keep some of a
+person's encrypted values (a legal hold, a dispute record the law keeps). It moves
+them under a *retention key* of the same person (subject type
+``"<type>.retained"``, see ``retained_subject_type``) before shredding their own
+key. Once a person's key is shredded, new values for them (a note added on a held
+debt) are sealed under that retention key if one is live; with none, writing fails
+with ``SubjectKeyShredded`` (the person was erased)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from kernel.audit_port import SUBJECT_KEY_SHREDDED, audit_event
@@ -65,8 +98,68 @@ class _TTLCache:
 
 
 _wk_cache = _TTLCache(size=1_000)
+# Subject keys, tagged with the shred generation read before they were loaded:
+# (workspace id, key id) → (material, generation) and
+# (workspace id, subject type, subject id) → (key id, material, generation).
 _sk_cache = _TTLCache()
 _sk_by_subject = _TTLCache()
+
+logger = logging.getLogger(__name__)
+
+RETAINED_SUFFIX = ".retained"
+_GENERATION_KEY = "keyring:shred-generation:{}"
+# workspace id → (monotonic time read, generation): this process's last look at the cache.
+_generation_seen: dict[int, tuple[float, object]] = {}
+_clock: Callable[[], float] = time.monotonic  # tests move it
+
+
+def retained_subject_type(subject_type: str) -> str:
+    """The subject type of a person's retention key: what erasure keeps of them (a
+    legal hold, records the law keeps) is sealed under it before their own key is
+    shredded, and it is shredded in turn when nothing needs keeping any more."""
+    return subject_type + RETAINED_SUFFIX
+
+
+def _generation_from_database(workspace_id: int) -> str:
+    """How many keys of the workspace were ever shredded, and the latest time: it
+    changes with every shred (a shred is never undone), whatever the clocks say."""
+    seen = (
+        SubjectKey.objects.for_workspace(workspace_id)
+        .filter(shredded_at__isnull=False)
+        .aggregate(n=Count("pk"), latest=Max("shredded_at"))
+    )
+    return f"{seen['n']}:{seen['latest'].isoformat() if seen['latest'] else ''}"
+
+
+def shred_generation(workspace_id: int) -> object:
+    """The workspace's shred generation as this process may use it now: read from the
+    shared cache at most once per ``KEYRING_SHRED_CHECK_SECONDS`` (module docstring)."""
+    interval = float(getattr(settings, "KEYRING_SHRED_CHECK_SECONDS", 1.0))
+    now = _clock()
+    seen = _generation_seen.get(workspace_id)
+    if seen is not None and interval > 0 and now - seen[0] < interval:
+        return seen[1]
+    value: object
+    try:
+        value = cache.get(_GENERATION_KEY.format(workspace_id))
+        if value is None:  # never set, evicted or lost: the database knows the latest shred
+            value = _generation_from_database(workspace_id)
+            cache.add(_GENERATION_KEY.format(workspace_id), value, timeout=None)
+    except Exception:  # the cache is down: trust no cached key (each is checked in the database)
+        logger.warning("keyring: shred generation unavailable; checking data keys in the database", exc_info=True)
+        value = object()
+    _generation_seen[workspace_id] = (now, value)
+    return value
+
+
+def _publish_generation(workspace_id: int, generation: str) -> None:
+    """Tell every process that a key of this workspace was shredded (after the commit:
+    a process that reloaded a key before it would otherwise keep it)."""
+    _generation_seen.pop(workspace_id, None)
+    try:
+        cache.set(_GENERATION_KEY.format(workspace_id), generation, timeout=None)
+    except Exception:
+        logger.exception("keyring: could not publish the shred generation of workspace %s", workspace_id)
 
 
 @lru_cache(maxsize=4096)
@@ -81,6 +174,7 @@ def clear_cache() -> None:
     _wk_cache.clear()
     _sk_cache.clear()
     _sk_by_subject.clear()
+    _generation_seen.clear()
 
 
 def reset_key_caches() -> None:
@@ -170,13 +264,21 @@ def _sk_material(sk: SubjectKey) -> bytes:
 
 
 def subject_key_for(workspace_id: int, subject_type: str, subject_id: str) -> tuple[str, bytes]:
-    """(subject key id, key) for a person, created on first use."""
+    """(subject key id, key) for a person, created on first use. Once their key is
+    shredded: their live retention key if they have one, else ``SubjectKeyShredded``."""
     cache_key = (workspace_id, subject_type, subject_id)
+    generation = shred_generation(workspace_id)
     cached = _sk_by_subject.get(cache_key)
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+    if cached is not None and cached[2] == generation:  # type: ignore[index]
+        return cached[0], cached[1]  # type: ignore[index]
     qs = SubjectKey.objects.for_workspace(workspace_id)
     sk = qs.filter(subject_type=subject_type, subject_id=subject_id).first()
+    if sk is not None and sk.shredded_at is not None and not subject_type.endswith(RETAINED_SUFFIX):
+        retained = qs.filter(
+            subject_type=retained_subject_type(subject_type), subject_id=subject_id, shredded_at__isnull=True
+        ).first()
+        if retained is not None:
+            sk = retained
     if sk is None:
         # Never wrap a new data key under a cached workspace key: if a rotation elsewhere
         # retired it (and erased it), the new key would be unreadable everywhere else.
@@ -193,16 +295,17 @@ def subject_key_for(workspace_id: int, subject_type: str, subject_id: str) -> tu
     else:
         material = _sk_material(sk)
     result = (str(sk.pk), material)
-    _sk_by_subject.put(cache_key, result)
-    _sk_cache.put((workspace_id, str(sk.pk)), material)
+    _sk_by_subject.put(cache_key, (*result, generation))
+    _sk_cache.put((workspace_id, str(sk.pk)), (material, generation))
     return result
 
 
 def subject_key_by_id(workspace_id: int, key_id: str) -> bytes:
     # Cached per workspace: a key id from another workspace must miss, not hit.
+    generation = shred_generation(workspace_id)
     cached = _sk_cache.get((workspace_id, key_id))
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+    if cached is not None and cached[1] == generation:  # type: ignore[index]
+        return cached[0]  # type: ignore[index, no-any-return]
     try:
         sk = SubjectKey.objects.for_workspace(workspace_id).filter(pk=key_id).first()
     except ValidationError as exc:  # not even a key id (a damaged value)
@@ -210,7 +313,7 @@ def subject_key_by_id(workspace_id: int, key_id: str) -> bytes:
     if sk is None:
         raise UnknownSubjectKey(f"data key {key_id} does not exist in this workspace")
     material = _sk_material(sk)
-    _sk_cache.put((workspace_id, key_id), material)
+    _sk_cache.put((workspace_id, key_id), (material, generation))
     return material
 
 
@@ -225,12 +328,15 @@ def subject_key_rewrap(sk: SubjectKey, new_wk: WorkspaceKey) -> None:
 
 
 def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> bool:
-    """Destroy a person's data key. Returns False if they had none."""
+    """Destroy a person's data key. Returns False if they had none (or it is already
+    shredded). Every process stops using it within ``KEYRING_SHRED_CHECK_SECONDS`` of
+    the commit (module docstring)."""
+    shredded_at = timezone.now()
     with transaction.atomic():
         updated = (
             SubjectKey.objects.for_workspace(workspace_id)
             .filter(subject_type=subject_type, subject_id=subject_id, shredded_at__isnull=True)
-            .update(wrapped_key=None, shredded_at=timezone.now())
+            .update(wrapped_key=None, shredded_at=shredded_at)
         )
         if updated:
             audit_event(
@@ -239,8 +345,31 @@ def subject_key_shred(workspace_id: int, subject_type: str, subject_id: str) -> 
                 object_type=subject_type,
                 object_id=str(subject_id),
             )
+            generation = _generation_from_database(workspace_id)
+            transaction.on_commit(lambda: _publish_generation(workspace_id, generation))
     clear_cache()
     return bool(updated)
+
+
+def subject_key_is_shredded(workspace_id: int, subject_type: str, subject_id: str) -> bool:
+    """Whether this person's own data key exists and was shredded (asks the database)."""
+    return (
+        SubjectKey.objects.for_workspace(workspace_id)
+        .filter(subject_type=subject_type, subject_id=subject_id, shredded_at__isnull=False)
+        .exists()
+    )
+
+
+def subject_key_id(workspace_id: int, subject_type: str, subject_id: str) -> str | None:
+    """The id of a person's data key (shredded or not), without unwrapping it; None if
+    they have none."""
+    pk = (
+        SubjectKey.objects.for_workspace(workspace_id)
+        .filter(subject_type=subject_type, subject_id=subject_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return str(pk) if pk is not None else None
 
 
 @dataclass(frozen=True)
@@ -275,6 +404,7 @@ def subject_keys_bulk_create(
     so encrypting their fields right after needs no further query. The ids must be
     fresh: an existing key fails the whole batch. (A placement import uses
     ``SubjectKeyMaker`` and writes the rows itself.)"""
+    generation = shred_generation(workspace_id)
     maker = SubjectKeyMaker.for_workspace(workspace_id)
     rows: list[SubjectKey] = []
     out: dict[str, tuple[str, bytes]] = {}
@@ -290,8 +420,8 @@ def subject_keys_bulk_create(
         out[subject_id] = (str(sk.pk), material)
     SubjectKey.objects.for_workspace(workspace_id).bulk_create(rows)
     for subject_id, (key_id, material) in out.items():
-        _sk_by_subject.put((workspace_id, subject_type, subject_id), (key_id, material))
-        _sk_cache.put((workspace_id, key_id), material)
+        _sk_by_subject.put((workspace_id, subject_type, subject_id), (key_id, material, generation))
+        _sk_cache.put((workspace_id, key_id), (material, generation))
     return out
 
 
@@ -303,6 +433,7 @@ def subject_keys_load(workspace_id: int, subject_type: str, subject_ids: Iterabl
     shredded: set[str] = set()
     if not ids:
         return shredded
+    generation = shred_generation(workspace_id)
     keys = list(SubjectKey.objects.for_workspace(workspace_id).filter(subject_type=subject_type, subject_id__in=ids))
     wk_ids = {sk.workspace_key_id for sk in keys if sk.wrapped_key is not None and sk.shredded_at is None}
     keks = {
@@ -314,6 +445,6 @@ def subject_keys_load(workspace_id: int, subject_type: str, subject_ids: Iterabl
             shredded.add(sk.subject_id)
             continue
         material = _unwrap(keks[sk.workspace_key_id], bytes(sk.wrapped_key), _sk_aad(sk))
-        _sk_by_subject.put((workspace_id, subject_type, sk.subject_id), (str(sk.pk), material))
-        _sk_cache.put((workspace_id, str(sk.pk)), material)
+        _sk_by_subject.put((workspace_id, subject_type, sk.subject_id), (str(sk.pk), material, generation))
+        _sk_cache.put((workspace_id, str(sk.pk)), (material, generation))
     return shredded

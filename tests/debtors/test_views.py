@@ -206,3 +206,17 @@ def test_manager_clears_the_under_18_hold_after_checking(world, floor):
     assert r.status_code == 302
     with workspace_context(world.a):
         assert Debt.objects.get(pk=debt.pk).status == "active"
+
+
+def test_quick_actions_keep_their_order_whichever_app_contributes_them(world, floor):
+    """The "Log a call / contact" action comes from the communications app; it still
+    comes right after "Record a payment", on the page and in the htmx refresh."""
+    c = login(floor["agent"])
+    page = c.get(f"/w/acme/debts/{floor['mine'].pk}/")
+    assert list(page.context["forms"])[:3] == ["payment", "call", "note"]
+    refreshed = c.post(
+        f"/w/acme/debts/{floor['mine'].pk}/actions/note/", {"body": "Called back"}, HTTP_HX_REQUEST="true"
+    )
+    assert list(refreshed.context["forms"])[:3] == ["payment", "call", "note"]
+    html = page.content.decode()
+    assert html.index("Record a payment") < html.index("Log a call") < html.index("Add a note")
