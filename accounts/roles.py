@@ -30,8 +30,12 @@ PERMISSIONS: dict[str, str] = {
     "debts.work": "Record payments, notes, calls, promises on debts",
     "debts.assign": "Assign debts to agents",
     "debts.import": "Import placement files",
-    "privacy.view": "See the record of processing and privacy requests",
-    "privacy.manage": "Handle privacy requests, holds and incidents",
+    "privacy.log": "Log a privacy request received by phone, email, letter or in person (debt page)",
+    "privacy.view": "See the record of processing, the privacy desk and its requests (read-only)",
+    "privacy.manage": (
+        "Handle privacy requests: verify by hand, fulfil, extend, review authorisations, plan and approve"
+        " erasure, edit the privacy contact"
+    ),
     "clients.manage": "Create and edit clients (creditors)",
 }
 
@@ -48,11 +52,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "debts.work",
             "debts.assign",
             "debts.import",
+            "privacy.log",
             "privacy.view",
+            "privacy.manage",
             "clients.manage",
         }
     ),
-    Role.AGENT: frozenset({"workspace.view", "debts.work"}),
+    Role.AGENT: frozenset({"workspace.view", "debts.work", "privacy.log"}),
     Role.AUDITOR: frozenset({"workspace.view", "members.view", "audit.view", "debts.view_all", "privacy.view"}),
 }
 

@@ -42,12 +42,23 @@ PRIVACY_REQUEST_VERIFIED = "privacy_request.verified"
 PRIVACY_REQUEST_EXTENDED = "privacy_request.extended"
 PRIVACY_REQUEST_CODE_SENT = "privacy_request.code_sent"
 PRIVACY_REQUEST_CODE_FAILED = "privacy_request.code_failed"
+PRIVACY_REQUEST_CODE_WITHHELD = "privacy_request.code_withheld"  # no one matched, no contact on file, too many
+PRIVACY_REQUEST_AUTHORISATION_UPLOADED = "privacy_request.authorisation_uploaded"
 PRIVACY_REQUEST_EXPORT_BUILT = "privacy_request.export_built"
 PRIVACY_REQUEST_EXPORT_DOWNLOADED = "privacy_request.export_downloaded"
+PRIVACY_REQUEST_EXPORT_DELETED = "privacy_request.export_deleted"
 PRIVACY_REQUEST_REMINDED = "privacy_request.reminded"
+PRIVACY_REQUEST_AUTHORISATION_REVIEWED = "privacy_request.authorisation_reviewed"
+PRIVACY_REQUESTS_EXPORTED = "privacy_requests.exported"
+PRIVACY_CONTACT_CHANGED = "privacy_contact.changed"
 ERASURE_PLANNED = "erasure.planned"
 ERASURE_APPROVED = "erasure.approved"
 ERASURE_EXECUTED = "erasure.executed"
+ERASURE_CLIENT_TOLD = "erasure.client_told"
+PERSONAL_DATA_ERASED = "personal_data.erased"  # one app's rows of one person, by an erasure (counts only)
+PRIVACY_REQUEST_RECTIFIED = "privacy_request.rectified"
+PRIVACY_REQUEST_RECIPIENTS_TOLD = "privacy_request.recipients_told"  # GDPR Art. 19
+DEBTOR_RESTRICTION_CHANGED = "debtor.restriction_changed"
 
 # Domain events (debts, ledger, consent, communications, payments, placements…)
 CLIENT_CREATED = "client.created"

@@ -30,7 +30,15 @@ BENCHMARKS: tuple[str, ...] = ("crypto", "audit")
 # 1,000,000-row import into a new workspace). A module may
 # set ``VENDORS`` (the database vendors it runs on; others skip it) and ``RUN_MODE``
 # (how a full run measures, for the results' header line).
-LARGE_BENCHMARKS: tuple[str, ...] = ("seed_million", "api_list", "pages", "placements", "priority")
+LARGE_BENCHMARKS: tuple[str, ...] = (
+    "seed_million",
+    "api_list",
+    "pages",
+    "placements",
+    "priority",
+    "privacy",
+    "privacy_erasure",
+)
 
 
 class Row(NamedTuple):

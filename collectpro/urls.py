@@ -136,6 +136,7 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/privacy/", include("privacy_requests.urls_desk")),
     path("privacy/<slug:workspace_slug>/", include("privacy_requests.urls_public")),
     path("privacy/<slug:workspace_slug>/", include("privacy_requests.urls_downloads")),
+    path("account/privacy/", include("privacy_requests.urls_account")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("pay/sandbox/<str:session_id>/", payment_views.sandbox_checkout, name="sandbox_checkout"),
     path("pay/<str:token>/", payment_views.pay_link, name="pay_link"),

@@ -136,6 +136,7 @@ def communication_send(
             channel=channel,
             content=f"{subject}\n\n{body}" if subject else body,
             template=f"{template.name}@v{template.version}",
+            template_label=f"{template.name} v{template.version}",
             at=at,
             actor=actor,
         )

@@ -247,7 +247,12 @@ def pay_privacy(request: HttpRequest, token: str) -> HttpResponse:
         render(
             request,
             "payments/privacy_rights.html",
-            {"token": token, "agency": link.workspace.name, "jurisdiction": link.workspace.get_jurisdiction_display()},
+            {
+                "token": token,
+                "agency": link.workspace.name,
+                "jurisdiction": link.workspace.get_jurisdiction_display(),
+                "workspace_slug": link.workspace.slug,
+            },
         )
     )
 

@@ -9,4 +9,11 @@ class PrivacyRequestsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from debtors.panels import DebtPanel, register_debt_panel
         from privacy_requests import personal_data  # noqa: F401  (registry declarations)
+        from privacy_requests.panels import debt_privacy_panel
+
+        # The debt page lists the debtor's requests; agents log one there (privacy.log).
+        register_debt_panel(
+            DebtPanel("privacy", "privacy_panel", "privacy_requests/_debt_privacy.html", debt_privacy_panel, order=30)
+        )

@@ -62,6 +62,7 @@ PARAM_MODELS: dict[str, str] = {
     "template_id": "communications.MessageTemplate",
     "sequence_id": "communications.Sequence",
     "enrolment_id": "communications.DebtSequence",
+    "request_id": "privacy_requests.PrivacyRequest",
 }
 
 # URL kwargs that name no object (a verb, a format…): the valid value every test uses,
@@ -415,6 +416,21 @@ def _debt_sequence(objs: TenantObjects) -> Model:
     return sequence_enrol(debt=objs.get("debtors.Debt"), sequence=objs.get("communications.Sequence"))  # type: ignore[arg-type]
 
 
+def _privacy_request(objs: TenantObjects) -> Model:
+    """A verified access request about the pool's debtor (so a client-scoped key of
+    another client must not see it)."""
+    from privacy_requests.services import privacy_request_create
+
+    return privacy_request_create(
+        workspace=objs.workspace,
+        type="access",
+        channel="phone",
+        debtor=objs.get("debtors.Debtor"),  # type: ignore[arg-type]
+        details="Cross-tenant probe: a copy of my data, please.",
+        verified_by="cross-tenant probe: caller gave date of birth",
+    )
+
+
 # "app_label.Model" -> a function making one such object in ``objs.workspace``. It runs
 # inside that workspace's context and should go through the owning app's services.
 FACTORIES: dict[str, Callable[[TenantObjects], Model]] = {
@@ -432,6 +448,7 @@ FACTORIES: dict[str, Callable[[TenantObjects], Model]] = {
     "communications.MessageTemplate": _message_template,
     "communications.Sequence": _sequence,
     "communications.DebtSequence": _debt_sequence,
+    "privacy_requests.PrivacyRequest": _privacy_request,
 }
 
 

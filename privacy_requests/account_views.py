@@ -1,0 +1,158 @@
+"""A signed-in user's own rights: "download my data" and "delete my account",
+linked from account settings (/account/security/). Users are not tenant data, but
+every request is recorded in a workspace, whose privacy contact answers it: the
+user picks one of their workspaces for a copy; deleting the account asks every
+workspace they belong to. A user in no workspace downloads what the registry
+holds about their account at once."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import User, Workspace
+from accounts.selectors import memberships_for_user
+from accounts.types import request_user
+from kernel.tenancy import workspace_context
+from privacy_requests import intake, verification
+from privacy_requests.forms import AccountDeleteForm, AccountDownloadForm
+from privacy_requests.models import PrivacyRequest, SubjectType
+from privacy_requests.services import privacy_contact_for
+
+PASSWORD_TRIES_PER_WINDOW = 5
+
+
+def _workspaces(user: User) -> list[Workspace]:
+    return [m.workspace for m in memberships_for_user(user=user)]
+
+
+def _own_requests(user: User, workspaces: list[Workspace]) -> list[tuple[Workspace, PrivacyRequest]]:
+    rows = []
+    for workspace in workspaces:
+        with workspace_context(workspace, user_id=user.pk):
+            for pr in (
+                PrivacyRequest.objects.for_workspace(workspace)
+                .filter(user=user, subject_type=SubjectType.USER)
+                .order_by("-received_at")[:20]
+            ):
+                rows.append((workspace, pr))
+    return rows
+
+
+def _choices(workspaces: list[Workspace]) -> list[tuple[str, str]]:
+    return [(ws.slug, ws.name) for ws in workspaces]
+
+
+@login_required
+def account_privacy(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    workspaces = _workspaces(user)
+    contacts = {}
+    for ws in workspaces:
+        with workspace_context(ws, user_id=user.pk):
+            contacts[ws.slug] = privacy_contact_for(ws)
+    return render(
+        request,
+        "privacy_requests/account_privacy.html",
+        {
+            "workspaces": [(ws, contacts[ws.slug]) for ws in workspaces],
+            "form": AccountDownloadForm(workspaces=_choices(workspaces)),
+            "requests": _own_requests(user, workspaces),
+        },
+    )
+
+
+@login_required
+@require_POST
+def account_data_request(request: HttpRequest) -> HttpResponse:
+    """ "Download my data": a verified access request in the workspace picked."""
+    user = request_user(request)
+    workspaces = _workspaces(user)
+    form = AccountDownloadForm(request.POST, workspaces=_choices(workspaces))
+    if not form.is_valid():
+        messages.error(request, "Pick one of your workspaces.")
+        return redirect("account_privacy")
+    workspace = next(ws for ws in workspaces if ws.slug == form.cleaned_data["workspace"])
+    with workspace_context(workspace, user_id=user.pk):
+        made = intake.account_access_request(workspace=workspace, user=user)
+    verification.session_mark_verified(request, made)
+    messages.success(
+        request,
+        f"Request {made.reference} received by {workspace.name}. Your copy is being prepared; "
+        "download it from this page when it is ready.",
+    )
+    return redirect("account_privacy")
+
+
+@login_required
+@require_POST
+def account_data_download(request: HttpRequest) -> HttpResponse:
+    """The copy for a user in no workspace, from the registry, at once."""
+    user = request_user(request)
+    if _workspaces(user):
+        raise Http404("Ask the workspace's privacy contact for a copy")
+    body = intake.account_data_without_workspace(user=user)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="my-account-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def account_request_download(request: HttpRequest, workspace: str, reference: str) -> HttpResponse:
+    """The signed-in user's own request: their sign-in is the verification, so the
+    session is marked and the download page takes over."""
+    # The slug is named ``workspace``, not ``workspace_slug``: this is no workspace
+    # page (the user's own memberships decide, not the tenancy middleware).
+    user = request_user(request)
+    found = next((ws for ws in _workspaces(user) if ws.slug == workspace), None)
+    if found is None:
+        raise Http404("No such request")
+    with workspace_context(found, user_id=user.pk):
+        made = verification.request_by_reference(workspace=found, reference=reference)
+        if made is None or made.user_id != user.pk or made.subject_type != SubjectType.USER:
+            raise Http404("No such request")
+    verification.session_mark_verified(request, made)
+    return redirect("privacy_request_download", workspace_slug=found.slug, reference=made.reference)
+
+
+@login_required
+def account_delete(request: HttpRequest) -> HttpResponse:
+    """ "Delete my account": what is kept and why, the password again, then one
+    verified erasure request per workspace, carried out from their privacy desks."""
+    user = request_user(request)
+    workspaces = _workspaces(user)
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None, user=user)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if not verification.ip_allowed("account-delete", str(user.pk), limit=PASSWORD_TRIES_PER_WINDOW):
+            form.add_error(None, "Too many tries. Please try again in 15 minutes.")
+        elif not workspaces:
+            form.add_error(None, "Your account belongs to no workspace: write to the operator (see below).")
+        elif form.is_valid():
+            made = []
+            for workspace in workspaces:
+                with workspace_context(workspace, user_id=user.pk):
+                    made.append(intake.account_erasure_request(workspace=workspace, user=user))
+            return render(
+                request,
+                "privacy_requests/account_delete_sent.html",
+                {"made": list(zip(workspaces, made, strict=True))},
+            )
+    return render(
+        request,
+        "privacy_requests/account_delete.html",
+        {
+            "form": form,
+            "workspaces": workspaces,
+            "kept": intake.account_erasure_keeps(),
+            "removed": intake.account_erasure_removes(),
+            "security_log_retention": intake.SECURITY_LOG_RETENTION,
+        },
+        status=status,
+    )
