@@ -1,4 +1,5 @@
-"""Writes for accounts: workspaces, memberships, invitations, API keys.
+"""Writes for accounts: workspaces, memberships, invitations, API keys, and
+deleting a user's account.
 
 Each service runs in one transaction and writes its audit event in it.
 """
@@ -6,12 +7,18 @@ Each service runs in one transaction and writes its audit event in it.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 from typing import Any
 
+from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -23,9 +30,11 @@ from accounts.jurisdictions import PROFILES, profile_for
 from accounts.models import ApiKey, Client, Invitation, Membership, User, Workspace
 from accounts.roles import Role, can, can_grant
 from audit import actions
-from audit.models import AuditChain, chain_key
+from audit.models import AuditChain, AuditEvent, chain_key
 from audit.services import audit_record
+from kernel.privacy.registry import Basis, Declaration, Erasure, declarations
 from kernel.tenancy import workspace_context
+from kernel.tenancy.context import db_scope, no_workspace
 
 API_KEY_PREFIX = "cp_"
 INVITATION_TTL = timedelta(days=7)
@@ -368,3 +377,203 @@ def client_default(*, workspace: Workspace) -> Client:
     if client is None:
         client = client_create(workspace=workspace, name=f"{workspace.name} (direct)", reference=DIRECT_REFERENCE)
     return client
+
+
+# --- Deleting a user's account ----------------------------------------------------
+
+ERASED_EMAIL_DOMAIN = "erased.invalid"
+_REASON_CODE = re.compile(r"^[a-z0-9_]{0,40}$")
+
+# What this service does to each kind of record the registry declares about a user
+# (subject_type "user"); tests check that every declaration with something to
+# delete or pseudonymise is listed, so the statement never claims more than was done.
+ACCOUNT_DELETION_HANDLES = frozenset(
+    {
+        "accounts.user",  # pseudonymised in place (the row stays for the audit trail's actor ids)
+        "account.emailaddress",
+        "account.emailconfirmation",
+        "mfa.authenticator",
+        "usersessions.usersession",
+        "sessions.session",
+        "admin.logentry",
+    }
+)
+
+_KEPT_WHAT = {
+    AuditEvent._meta.label_lower: (
+        "The audit trail: who did what and when in each workspace, with the IP address and browser used. "
+        "Its entries point at your erased account and hold no copy of your name or email"
+    ),
+}
+
+
+def erased_email(user_id: int) -> str:
+    return f"erased-{user_id}@{ERASED_EMAIL_DOMAIN}"
+
+
+def user_is_erased(user: User) -> bool:
+    return user.email == erased_email(user.pk)
+
+
+def _sole_owned(memberships: list[Membership], user: User) -> list[Workspace]:
+    sole = []
+    for membership in memberships:
+        if membership.role != Role.OWNER:
+            continue
+        with workspace_context(membership.workspace, user_id=user.pk):
+            if _owners_left(membership.workspace, membership) == 0:
+                sole.append(membership.workspace)
+    return sole
+
+
+def _end_sessions(user: User) -> int:
+    """End every tracked session of ``user`` (allauth's list and Django's store).
+    Untracked sessions die too: the unusable password no longer matches their hash."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    for key in keys:
+        store().delete(key)
+    UserSession.objects.filter(user=user).delete()
+    return len(keys)
+
+
+def _how(fields: dict[str, Any]) -> str:
+    parts = []
+    for erasure, said in ((Erasure.PSEUDONYMISE, "replaced by a placeholder"), (Erasure.DELETE, "deleted")):
+        names = sorted(name for name, pd in fields.items() if pd.erasure == erasure)
+        if names:
+            parts.append(f"{', '.join(names)} {said}")
+    return "; ".join(parts)
+
+
+def _kept(decl: Declaration, fields: dict[str, Any]) -> dict[str, str]:
+    first = next(iter(fields.values()))
+    label = decl.model._meta.label_lower
+    what = _KEPT_WHAT.get(label, f"{decl.purpose}: {decl.model._meta.verbose_name} ({', '.join(sorted(fields))})")
+    return {
+        "what": what,
+        "why": f"{Basis(first.basis).label}: {first.keep_law or first.retention.source}",
+        "until": str(first.retention),
+    }
+
+
+def account_deletion_statement(done: dict[str, int] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """What deleting an account erases and keeps, from the registry's declarations
+    about users (``done``: rows removed per model label, when it has happened).
+    Kept: fields whose erasure is "keep until", and the security logs of sign-in
+    attempts, which name the address typed (subject_type "login")."""
+    done = done or {}
+    erased: list[dict[str, Any]] = [
+        {"what": "Your memberships of workspaces", "how": "removed", "count": done.get("accounts.membership", 0)},
+    ]
+    kept: list[dict[str, str]] = []
+    for decl in declarations():
+        if decl.subject_type != "user":
+            continue
+        label = decl.model._meta.label_lower
+        gone = {n: pd for n, pd in decl.fields.items() if pd.erasure != Erasure.KEEP_UNTIL}
+        keep = {n: pd for n, pd in decl.fields.items() if pd.erasure == Erasure.KEEP_UNTIL}
+        if gone:
+            erased.append(
+                {
+                    "what": f"{decl.purpose}: {decl.model._meta.verbose_name}",
+                    "how": _how(gone),
+                    "count": done.get(label, 0),
+                }
+            )
+        if keep:
+            kept.append(_kept(decl, keep))
+    logins = [decl for decl in declarations() if decl.subject_type == "login"]
+    if logins:
+        fields = logins[0].fields
+        first = next(iter(fields.values()))
+        kept.append(
+            {
+                "what": f"{logins[0].purpose}: sign-in attempts with the address typed, IP address and browser",
+                "why": f"{Basis(first.basis).label}: security ({first.retention.source})",
+                "until": str(first.retention),
+            }
+        )
+    return {"erased": erased, "kept": kept}
+
+
+def user_account_delete(*, user: User, actor: User | None = None, reason: str = "") -> dict[str, Any]:
+    """Delete ``user``'s account, keeping what the law requires, in one transaction.
+
+    Refused (ValidationError) while they are the only owner of a workspace. Their
+    memberships, invitations addressed to them (in those workspaces), two-factor
+    authenticators, email addresses, sessions and admin log entries are deleted;
+    the user row stays, pseudonymised (``erased-<pk>@erased.invalid``, no name, an
+    unusable password, inactive), so the audit trail's actor ids and the
+    ``created_by`` columns still point at "an erased user". Invitations they sent
+    and API keys they created belong to the workspace and stay. The audit trail,
+    policy acceptances and sign-in attempt logs are kept (see the statement).
+    ``reason`` is a short code (``self_service``, ``operator``…), never free text.
+    Returns the statement: ``{"erased": [...], "kept": [{what, why, until}]}``."""
+    if not _REASON_CODE.match(reason):
+        raise ValueError("reason is a short code (lowercase letters, digits, _), not free text")
+    if user_is_erased(user):
+        raise ValidationError("This account has already been deleted.")
+    memberships = list(Membership.unscoped.filter(user=user).select_related("workspace").order_by("workspace__name"))
+    sole = _sole_owned(memberships, user)
+    if sole:
+        names = ", ".join(ws.name for ws in sole)
+        raise ValidationError(
+            f"You are the only owner of {names}. Hand it over first: make another member an owner "
+            "(Members page of the workspace), then delete your account. If no one else belongs to it, "
+            "ask the operator to close the workspace."
+        )
+    acting_id = (actor or user).pk
+    old_email = user.email
+    done: dict[str, int] = {}
+    with transaction.atomic():
+        for membership in memberships:
+            workspace = membership.workspace
+            with workspace_context(workspace, user_id=user.pk):
+                done["accounts.invitation"] = (
+                    done.get("accounts.invitation", 0)
+                    + Invitation.objects.for_workspace(workspace).filter(email__iexact=old_email).delete()[0]
+                )
+                audit_record(
+                    action=actions.MEMBER_REMOVED,
+                    workspace=workspace,
+                    obj=membership,
+                    actor_user_id=acting_id,
+                    metadata={"user_id": user.pk, "role": membership.role, "account_deleted": True},
+                )
+                Membership.objects.for_workspace(workspace).filter(pk=membership.pk).delete()
+        done["accounts.membership"] = len(memberships)
+        done["mfa.authenticator"] = Authenticator.objects.filter(user=user).delete()[0]
+        done["account.emailconfirmation"] = EmailConfirmation.objects.filter(email_address__user=user).delete()[0]
+        done["account.emailaddress"] = EmailAddress.objects.filter(user=user).delete()[0]
+        done["sessions.session"] = done["usersessions.usersession"] = _end_sessions(user)
+        done["admin.logentry"] = LogEntry.objects.filter(user_id=user.pk).delete()[0]
+
+        user.email = erased_email(user.pk)
+        user.full_name = ""
+        user.set_unusable_password()
+        user.is_active = False
+        user.is_staff = False
+        user.is_superuser = False
+        user.last_login = None
+        user.save()
+        user.groups.clear()
+        user.user_permissions.clear()
+        done["accounts.user"] = 1
+
+        with no_workspace(), db_scope(workspace_id=None, user_id=user.pk):
+            audit_record(
+                action=actions.USER_ACCOUNT_DELETED,
+                workspace=None,
+                obj=user,
+                actor_user_id=acting_id,
+                metadata={
+                    "by_self": actor is None or actor.pk == user.pk,
+                    "reason": reason,
+                    "memberships": done["accounts.membership"],
+                    "authenticators": done["mfa.authenticator"],
+                    "email_addresses": done["account.emailaddress"],
+                    "sessions": done["sessions.session"],
+                },
+            )
+    return account_deletion_statement(done)

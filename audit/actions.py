@@ -12,6 +12,7 @@ MFA_ADDED = "mfa.authenticator_added"
 MFA_REMOVED = "mfa.authenticator_removed"
 MFA_RECOVERY_CODES_RESET = "mfa.recovery_codes_reset"
 SESSIONS_SIGNED_OUT = "auth.sessions_signed_out"
+USER_ACCOUNT_DELETED = "user.account_deleted"  # the account pseudonymised, its logins and sessions gone
 
 WORKSPACE_CREATED = "workspace.created"
 WORKSPACE_SETTINGS_CHANGED = "workspace.settings_changed"
@@ -48,7 +49,9 @@ PRIVACY_REQUEST_EXPORT_BUILT = "privacy_request.export_built"
 PRIVACY_REQUEST_EXPORT_DOWNLOADED = "privacy_request.export_downloaded"
 PRIVACY_REQUEST_EXPORT_DELETED = "privacy_request.export_deleted"
 PRIVACY_REQUEST_REMINDED = "privacy_request.reminded"
+PRIVACY_REQUEST_NOTIFIED = "privacy_request.notified"  # the requester emailed: closed, extended, copy ready
 PRIVACY_REQUEST_AUTHORISATION_REVIEWED = "privacy_request.authorisation_reviewed"
+PRIVACY_REQUEST_MATCHED = "privacy_request.matched"  # an unmatched request linked to a debtor by hand
 PRIVACY_REQUESTS_EXPORTED = "privacy_requests.exported"
 PRIVACY_CONTACT_CHANGED = "privacy_contact.changed"
 ERASURE_PLANNED = "erasure.planned"

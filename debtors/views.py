@@ -33,14 +33,19 @@ from debtors.queue import EXPORT_HEADER, queue, queue_export_line, queue_export_
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
 from debtors.services.data_access import debts_export_record
-from debtors.services.debtors import debtor_review_minor
+from debtors.services.debtors import ERASED_MESSAGE, debtor_erased_at, debtor_review_minor
 from debtors.services.money import MoneyError, from_minor, to_minor
 from debtors.services.saved_filters import saved_view_query, saved_view_save
+from kernel.crypto.keyring import SubjectKeyShredded
 from kernel.csv_stream import csv_line_writer
 from kernel.errors import ActionRefused
 from kernel.tenancy.decorators import workspace_view
 
 DEBTOR_DETAIL_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
+# Quick actions that record something about the person (under their data key): not
+# offered, and refused, once the person's data was erased. Money, status and the
+# arrangements stay: erasure keeps the books.
+PERSON_ACTIONS = frozenset({"note", "call", "dispute"})
 
 
 def _user(request: HttpRequest) -> User:
@@ -159,6 +164,10 @@ def debt_panel_context(
         if value is not None:
             shown.append(panel.template)
     actions = _ordered_actions()
+    erased_at = debtor_erased_at(workspace_id=workspace.pk, debtor_id=debt.debtor_id)
+    if erased_at is not None:
+        actions = {name: action for name, action in actions.items() if name not in PERSON_ACTIONS}
+    refused = forms.get(forms.get("active", "")) if erased_at is not None else None
     return {
         "debt": debt,
         "breakdown": {k: from_minor(abs(v), debt.currency) for k, v in selectors.balance_breakdown(debt=debt).items()},
@@ -176,6 +185,12 @@ def debt_panel_context(
         "agents": _agents(workspace) if can(membership, "debts.assign") else [],
         "forms": {name: forms.get(name) or form_cls() for name, (form_cls, _, _) in actions.items()},
         "active_action": forms.get("active", ""),
+        # When the person's data was erased: the notice, and the refusal of an action
+        # that is no longer offered (its form is not shown).
+        "debtor_erased_at": erased_at,
+        "erased_refusal": " ".join(refused.non_field_errors())
+        if refused is not None and forms.get("active") in PERSON_ACTIONS
+        else "",
         "panels": shown,
         **registered,
     }
@@ -321,6 +336,9 @@ def _run_action(form: Any, run: Action, debt: Debt, user: User) -> bool:
     except ActionRefused as exc:
         form.add_error(None, exc.user_message)
         return False
+    except SubjectKeyShredded:  # an action of another app writing under an erased person's key
+        form.add_error(None, ERASED_MESSAGE)
+        return False
     except ValidationError as exc:
         for field, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
             form.add_error(field if field in form.fields else None, errs)
@@ -338,7 +356,14 @@ def debt_action(
         raise Http404("No such action")
     form_cls, run, done = _quick_action(action)
     form = form_cls(request.POST)
-    ok = form.is_valid() and _run_action(form, run, debt, _user(request))
+    if action in PERSON_ACTIONS and debtor_erased_at(workspace_id=workspace.pk, debtor_id=debt.debtor_id):
+        # Refused before any service runs (another app's action included): nothing more
+        # is recorded about an erased person.
+        form.is_valid()
+        form.add_error(None, ERASED_MESSAGE)
+        ok = False
+    else:
+        ok = form.is_valid() and _run_action(form, run, debt, _user(request))
     if ok:
         messages.success(request, done)
     if request.headers.get("HX-Request"):
@@ -426,6 +451,8 @@ def document_upload(request: HttpRequest, workspace: Workspace, membership: Memb
         try:
             records.document_upload(debt=debt, upload=upload, file_name=upload.name or "document", actor=_user(request))
             messages.success(request, "Document uploaded.")
+        except ActionRefused as exc:  # e.g. the person's data was erased
+            messages.error(request, exc.user_message)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     return redirect("debt_detail", workspace_slug=workspace.slug, debt_id=debt.pk)

@@ -1,26 +1,35 @@
 """A signed-in user's own rights: "download my data" and "delete my account",
 linked from account settings (/account/security/). Users are not tenant data, but
 every request is recorded in a workspace, whose privacy contact answers it: the
-user picks one of their workspaces for a copy; deleting the account asks every
-workspace they belong to. A user in no workspace downloads what the registry
-holds about their account at once."""
+user picks one of their workspaces for a copy. Deleting the account happens at
+once (``accounts.services.user_account_delete``); every workspace they belonged
+to records it as an erasure request, closed as fulfilled. A user in no workspace
+downloads what the registry holds about their account at once."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import User, Workspace
 from accounts.selectors import memberships_for_user
+from accounts.services import user_account_delete
 from accounts.types import request_user
 from kernel.tenancy import workspace_context
 from privacy_requests import intake, verification
 from privacy_requests.forms import AccountDeleteForm, AccountDownloadForm
-from privacy_requests.models import PrivacyRequest, SubjectType
-from privacy_requests.services import privacy_contact_for
+from privacy_requests.models import REQUEST_RECORDS, PrivacyRequest, RequestStatus, SubjectType
+from privacy_requests.services import privacy_contact_for, privacy_request_transition
 
 PASSWORD_TRIES_PER_WINDOW = 5
 
@@ -120,10 +129,54 @@ def account_request_download(request: HttpRequest, workspace: str, reference: st
     return redirect("privacy_request_download", workspace_slug=found.slug, reference=made.reference)
 
 
+ACCOUNT_DELETED_OUTCOME = (
+    "Account deleted at once from account settings; the audit trail, policy acceptances and "
+    "security logs are kept under their legal bases."
+)
+
+
+def _delete_account(user: User, workspaces: list[Workspace]) -> tuple[dict[str, Any], list[PrivacyRequest]]:
+    """One transaction: a verified erasure request per workspace (the record that
+    the right was exercised), the deletion itself, then each request closed as
+    fulfilled. A refusal (sole owner) raises and leaves nothing behind."""
+    with transaction.atomic():
+        made = []
+        for workspace in workspaces:
+            with workspace_context(workspace, user_id=user.pk):
+                made.append(intake.account_erasure_request(workspace=workspace, user=user))
+        statement = user_account_delete(user=user, reason="self_service")
+        closed = []
+        for workspace, request in zip(workspaces, made, strict=True):
+            with workspace_context(workspace):
+                closed.append(
+                    privacy_request_transition(
+                        request=request,
+                        to=RequestStatus.FULFILLED,
+                        actor_label="account deletion",
+                        reason=ACCOUNT_DELETED_OUTCOME,
+                        notify=False,  # the statement is the answer, sent to the address they had
+                    )
+                )
+    return statement, closed
+
+
+def _statement_text(statement: dict[str, Any], made: list[tuple[Workspace, PrivacyRequest]]) -> str:
+    lines = ["Your CollectPro account has been deleted.", "", "What was deleted:"]
+    lines += [f"- {e['what']}: {e['how']}" for e in statement["erased"]]
+    lines += ["", "What we keep, why, and until when:"]
+    lines += [f"- {k['what']}. Why: {k['why']}. Until: {k['until']}." for k in statement["kept"]]
+    if made:
+        lines += ["", "Your erasure requests (kept as the record that you used this right):"]
+        lines += [f"- {ws.name}: {pr.reference}" for ws, pr in made]
+    lines += ["", "You cannot sign in with this address any more. This cannot be undone."]
+    return "\n".join(lines) + "\n"
+
+
 @login_required
 def account_delete(request: HttpRequest) -> HttpResponse:
-    """ "Delete my account": what is kept and why, the password again, then one
-    verified erasure request per workspace, carried out from their privacy desks."""
+    """ "Delete my account": what is kept and why, the password again, then the
+    account is deleted at once (refused while the user is a workspace's only
+    owner), the user signed out and shown (and emailed) the statement."""
     user = request_user(request)
     workspaces = _workspaces(user)
     form = AccountDeleteForm(request.POST if request.method == "POST" else None, user=user)
@@ -132,18 +185,39 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         status = 400
         if not verification.ip_allowed("account-delete", str(user.pk), limit=PASSWORD_TRIES_PER_WINDOW):
             form.add_error(None, "Too many tries. Please try again in 15 minutes.")
-        elif not workspaces:
-            form.add_error(None, "Your account belongs to no workspace: write to the operator (see below).")
         elif form.is_valid():
-            made = []
-            for workspace in workspaces:
-                with workspace_context(workspace, user_id=user.pk):
-                    made.append(intake.account_erasure_request(workspace=workspace, user=user))
-            return render(
-                request,
-                "privacy_requests/account_delete_sent.html",
-                {"made": list(zip(workspaces, made, strict=True))},
-            )
+            address = user.email  # before it is replaced by a placeholder
+            try:
+                statement, closed = _delete_account(user, workspaces)
+            except ValidationError as refused:
+                form.add_error(None, refused.messages)
+            else:
+                made = list(zip(workspaces, closed, strict=True))
+                if made:
+                    statement["kept"].append(
+                        {
+                            "what": "Your erasure request in each workspace ("
+                            + ", ".join(f"{ws.name}: {pr.reference}" for ws, pr in made)
+                            + ")",
+                            "why": "proof that the right was honoured (GDPR Art. 5(2))",
+                            "until": str(REQUEST_RECORDS),
+                        }
+                    )
+                logout(request)
+                transaction.on_commit(
+                    partial(
+                        send_mail,
+                        subject="Your CollectPro account has been deleted",
+                        message=_statement_text(statement, made),
+                        from_email=None,
+                        recipient_list=[address],
+                    )
+                )
+                return render(
+                    request,
+                    "privacy_requests/account_delete_sent.html",
+                    {"statement": statement, "made": made},
+                )
     return render(
         request,
         "privacy_requests/account_delete.html",

@@ -34,6 +34,8 @@ from privacy_requests.forms_desk import (
     AuthorisationReviewForm,
     CloseForm,
     ErasurePlanForm,
+    MatchForm,
+    MatchSearchForm,
     PlanForm,
     ReasonForm,
     RectificationForm,
@@ -62,6 +64,7 @@ def _forms(request: PrivacyRequest) -> dict[str, forms.Form]:
     """Every action's empty form (the failed one is replaced by its bound copy)."""
     return {
         "verify": VerifyForm(),
+        "match": MatchSearchForm(auto_id="match_%s"),
         "extend": ReasonForm(auto_id="extend_%s"),
         "close": CloseForm(status=request.status, auto_id="close_%s"),
         "authorisation": AuthorisationReviewForm(auto_id="auth_%s"),
@@ -77,6 +80,7 @@ def _detail(
     request: PrivacyRequest,
     *,
     failed: dict[str, forms.Form] | None = None,
+    candidates: list[selectors.MatchCandidate] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     now = timezone.now()
@@ -121,6 +125,7 @@ def _detail(
             "can_approve_erasure": selectors.may_approve_erasure(workspace=workspace, membership=membership),
             "forms": {**_forms(request), **(failed or {})},
             "proposed": RectificationForm.proposed(request.rectification),
+            "candidates": candidates,
             "section": "requests",
         },
         status=status,
@@ -172,8 +177,8 @@ def _act(
 @require_POST
 @workspace_view("privacy.manage")
 def request_verify(http: HttpRequest, workspace: Workspace, membership: Membership, request_id: str) -> HttpResponse:
-    """Identity confirmed by a person (a document seen, a call back): the clock
-    starts now if it waited for this."""
+    """Identity confirmed by a person (a document seen, a call back), chosen from a
+    fixed list: the clock starts now if it waited for this."""
     user = request_user(http)
     return _act(
         http,
@@ -182,9 +187,9 @@ def request_verify(http: HttpRequest, workspace: Workspace, membership: Membersh
         request_id,
         action="verify",
         form=VerifyForm(http.POST),
-        run=lambda r, d: services.privacy_request_verified(
-            request=r, method=f"checked by hand: {d['method']}", actor=user
-        ),
+        # d["method"] is a fixed label (forms_desk.IDENTITY_CHECKS), never typed text:
+        # it is written to the append-only audit trail.
+        run=lambda r, d: services.privacy_request_verified(request=r, method=d["method"], actor=user),
         done="Identity confirmed; the request is verified.",
     )
 
@@ -241,6 +246,50 @@ def request_close(http: HttpRequest, workspace: Workspace, membership: Membershi
             request=r, to=d["outcome"], actor=user, reason=d["reason"]
         ),
         done="The request is closed.",
+    )
+
+
+# --- Matching a request to a debtor ---------------------------------------------------------
+
+
+@require_POST
+@workspace_view("privacy.manage")
+def request_match_search(
+    http: HttpRequest, workspace: Workspace, membership: Membership, request_id: str
+) -> HttpResponse:
+    """Search, exactly, for the debtor an unmatched request is about (a POST, so the
+    value searched stays out of URLs and logs); the request page again with the
+    candidates, each shown being a personal-data read (audited). Changes nothing."""
+    request = selectors.request_get(workspace=workspace, request_id=request_id)
+    if "match" not in selectors.available_actions(request=request, workspace=workspace):
+        messages.error(http, "This request does not offer that action now.")
+        return _detail(http, workspace, membership, request, status=400)
+    form = MatchSearchForm(http.POST, auto_id="match_%s")
+    if not form.is_valid():
+        return _detail(http, workspace, membership, request, failed={"match": form}, status=400)
+    candidates = selectors.match_candidates(workspace=workspace, query=form.cleaned_data["q"])
+    for candidate in candidates:
+        record_personal_data_access(
+            subject=candidate.debtor, fields=["full_name"], purpose="privacy desk: matching a request to a debtor"
+        )
+    return _detail(http, workspace, membership, request, failed={"match": form}, candidates=candidates)
+
+
+@require_POST
+@workspace_view("privacy.manage")
+def request_match(http: HttpRequest, workspace: Workspace, membership: Membership, request_id: str) -> HttpResponse:
+    """Link the unmatched request to the debtor chosen; its status does not change."""
+    user = request_user(http)
+    return _act(
+        http,
+        workspace,
+        membership,
+        request_id,
+        action="match",
+        form=MatchForm(http.POST),
+        run=lambda r, d: desk_services.privacy_request_match(request=r, debtor_id=d["debtor"], actor=user),
+        done="Matched to the debtor. Identity is still to be confirmed: a code to the contact on file "
+        "(the requester asks for a new one on the verify page) or a check by hand.",
     )
 
 

@@ -1,11 +1,13 @@
 """Writes of the privacy desk that are not steps of the request's status machine
 (those are in ``privacy_requests.services``): the workspace's privacy contact, a
 representative's authorisation reviewed, an authorisation file read, the desk's
-CSV export recorded. Each runs in one transaction with its audit event."""
+CSV export recorded, an unmatched request matched to a debtor by hand. Each runs
+in one transaction with its audit event."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -18,8 +20,9 @@ from accounts.types import Actor, actor_user
 from audit import actions
 from audit.models import AuditEvent
 from audit.services import audit_record, export_record, record_personal_data_access
+from debtors.models import Debtor
 from kernel.crypto.blobs import blob_decrypt
-from privacy_requests.models import CLOSED_STATUSES, PrivacyContact, PrivacyRequest, RequestFile
+from privacy_requests.models import CLOSED_STATUSES, PrivacyContact, PrivacyRequest, RequestFile, SubjectType
 from privacy_requests.services import privacy_request_note
 
 
@@ -145,3 +148,36 @@ def privacy_requests_export_record(
         metadata={"rows": rows, "filters": sorted(set(filters))},
         actor_user_id=_actor_id(actor),
     )
+
+
+def privacy_request_match(*, request: PrivacyRequest, debtor_id: Any, actor: Actor = None) -> PrivacyRequest:
+    """Link a request that matched no one to the debtor staff found for it (exact
+    search on the desk). Its status does not change: the person still proves who
+    they are (a code sent to the contact on file, or a check by hand). The timeline
+    and the audit trail name the debtor by id only."""
+    with transaction.atomic():
+        request = PrivacyRequest.objects.for_workspace(request.workspace_id).select_for_update().get(pk=request.pk)
+        if request.status in CLOSED_STATUSES:
+            raise ValidationError({"debtor": "The request is closed."})
+        if request.debtor_id is not None or request.user_id is not None:
+            raise ValidationError({"debtor": "The request is already matched to someone."})
+        debtor = Debtor.objects.for_workspace(request.workspace_id).filter(pk=debtor_id).first()
+        if debtor is None:
+            raise ValidationError({"debtor": "No such debtor."})
+        request.debtor = debtor
+        request.subject_type = SubjectType.DEBTOR
+        request.save(update_fields=["debtor", "subject_type"])
+        privacy_request_note(
+            request=request,
+            kind="matched",
+            reason=f"Matched by hand to debtor {debtor.pk}; identity still to be confirmed (a code or a check by hand)",
+            actor=actor,
+        )
+        audit_record(
+            action=actions.PRIVACY_REQUEST_MATCHED,
+            workspace=request.workspace_id,
+            obj=request,
+            actor_user_id=_actor_id(actor),
+            metadata={"debtor": str(debtor.pk), "status": request.status},
+        )
+    return request

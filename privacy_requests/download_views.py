@@ -6,15 +6,18 @@ the copy is being prepared (the page refreshes itself) or issues a single-use
 link valid for ten minutes and redirects to it. ``/downloads/<token>/`` streams
 the decrypted ZIP once. Another workspace's reference, a used, expired or unknown
 link: 404. A copy already taken or deleted after its 7 days: 410 with a page that
-says so."""
+says so. A representative whose authorisation is pending or rejected gets nothing:
+they are sent back to the request's status page, which says so."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from accounts.selectors import workspace_get_by_slug
@@ -23,6 +26,11 @@ from privacy_requests import exports, verification
 from privacy_requests.exports import DownloadState
 
 PREPARING_REFRESH_SECONDS = 3
+
+AUTHORISATION_PENDING = _("Your authorisation is being reviewed. We send the copy only once it is approved.")
+AUTHORISATION_REJECTED = _(
+    "Your authorisation was not accepted, so we cannot send the copy. The privacy contact below can tell you why."
+)
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -43,6 +51,13 @@ def request_download(request: HttpRequest, workspace_slug: str, reference: str) 
                 kwargs={"workspace_slug": workspace.slug, "reference": privacy_request.reference},
             )
             return _private(redirect(f"{verify}?{urlencode({'next': here})}"))
+        if not exports.authorisation_cleared(privacy_request):
+            # A representative's authorisation pending or rejected: nothing is built or sent.
+            rejected = privacy_request.authorisation_status == "rejected"
+            messages.info(request, AUTHORISATION_REJECTED if rejected else AUTHORISATION_PENDING)
+            return _private(
+                redirect("privacy_request_status", workspace_slug=workspace.slug, reference=privacy_request.reference)
+            )
         state, file = exports.download_state(request=privacy_request)
         if state == DownloadState.READY:
             token = exports.export_download_link_issue(request=privacy_request)
@@ -73,6 +88,8 @@ def download(request: HttpRequest, workspace_slug: str, token: str) -> HttpRespo
         file = exports.export_download_file(workspace=workspace, token=token)
         # The link works once, for ten minutes, and only in the session that verified.
         if file is None or not verification.session_recently_verified(request, file.request):
+            raise Http404("No such download")
+        if not exports.authorisation_cleared(file.request):
             raise Http404("No such download")
         redeemed = exports.export_download_redeem(workspace=workspace, file=file)
         if redeemed is None:

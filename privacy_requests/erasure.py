@@ -80,7 +80,10 @@ from privacy_requests.services import privacy_request_note, privacy_request_tran
 logger = logging.getLogger(__name__)
 
 STEPS = ("decide", "records", "identity", "links", "exports", "shred", "request", "statement", "client")
-AUDIT_CHAIN_NOTE = "untouched: the audit trail holds no plaintext personal data, so its chain still verifies"
+AUDIT_CHAIN_NOTE = (
+    "the audit trail is untouched, so its chain still verifies: it keeps who did what and when, including IP address and browser"
+    " (security logs, at least 1 year: GDPR Art. 5(2), DPDP Rules r.8(3))"
+)
 
 
 # --- The plan --------------------------------------------------------------------------------
@@ -496,7 +499,9 @@ class _Run:
         if request.status in CLOSED_STATUSES:
             return {"closed": False}
         to = RequestStatus.FULFILLED if statement["outcome"] == "fulfilled" else RequestStatus.PARTLY_FULFILLED
-        privacy_request_transition(request=request, to=to, actor_label="erasure", reason=statement["summary"])
+        privacy_request_transition(
+            request=request, to=to, actor_label="erasure", reason=statement["summary"], notify=False
+        )
         return {"closed": True, "status": str(to)}
 
     def _statement(self, plan: ErasurePlan) -> dict[str, Any]:

@@ -9,12 +9,43 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Workspace
+from audit.models import AuditEvent
+from kernel.privacy.registry import SECURITY_LOGS, Basis, declaration_for
 from privacy_requests.models import ErasurePlan
 
 KEY_NOTE = (
     "Your personal data key was destroyed (crypto-shredding): anything of yours still encrypted under it, "
     "including in backups, can no longer be read by anyone."
 )
+
+
+def _span(days: int) -> str:
+    years, rest = divmod(days, 365)
+    return f"{years} year" + ("s" if years != 1 else "") if years and not rest else f"{days} days"
+
+
+AUDIT_PLAN_NOTE = (
+    "untouched (append-only, so its chain still verifies); it keeps who did what and when, including the IP "
+    f"address and browser of whoever used the person's pages (security logs, at least {_span(SECURITY_LOGS.days)})"
+)
+
+
+def audit_note() -> str:
+    """What the audit trail keeps, from the registry's declaration of it
+    (audit/personal_data.py): who did what and when, and the IP address and browser
+    of whoever used the person's pages — security logs, append-only, never erased."""
+    decl = declaration_for(AuditEvent)
+    pd = decl.fields.get("ip") if decl is not None else None
+    retention = pd.retention if pd is not None else SECURITY_LOGS
+    basis = Basis(pd.basis).label.lower() if pd is not None else "a legal obligation"
+    law = pd.keep_law if pd is not None and pd.keep_law else retention.source
+    span = _span(retention.days)
+    return (
+        "The audit trail is unchanged: it keeps a record of who did what and when, including the IP address "
+        "and browser of whoever used your pages (such as the payment page). The law requires us to keep these "
+        f"security logs for at least {span} after each event ({basis}: {law}), and the audit trail cannot be "
+        "altered, so erasure does not remove them."
+    )
 
 
 def _erased(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,7 +122,8 @@ def statement_build(*, plan: ErasurePlan, workspace: Workspace) -> dict[str, Any
             f"{books.get('kept', '')}; {books.get('law', '')}"
             + (f"; until {books['until']}" if books.get("until") else "")
         )
-    lines.append("- The audit trail is unchanged: it holds no plaintext personal data.")
+    audit = audit_note()
+    lines.append(f"- {audit}")
     pseudonym = decided.get("pseudonym", "")
     if any(e["how"].startswith("replaced by the pseudonym") for e in erased):
         lines += ["", f"In our records you now appear as “{pseudonym}”."]
@@ -121,7 +153,7 @@ def statement_build(*, plan: ErasurePlan, workspace: Workspace) -> dict[str, Any
         "holds": holds,
         "books": books,
         "key": KEY_NOTE if shredded else "",
-        "audit": "The audit trail is unchanged: it holds no plaintext personal data.",
+        "audit": audit,
         "subject": f"{workspace.name}: what we erased and what we kept"
         + (f" (request {reference})" if reference else ""),
         "summary": summary,
@@ -163,7 +195,9 @@ def plan_text(summary: dict[str, Any]) -> str:
     for extra, label in (("active_links", "payment links revoked"), ("export_files", "copies of the data deleted")):
         if summary.get(extra):
             lines.append(f"  {label}: {summary[extra]}")
-    lines.append(f"  audit trail: {summary.get('audit_chain', '')}")
+    # Not the stored ``audit_chain`` text: plans made before it was corrected claimed
+    # that the trail holds no personal data.
+    lines.append(f"  audit trail: {AUDIT_PLAN_NOTE}")
     if summary.get("unhandled"):
         lines.append("  NOT HANDLED (erasure refuses to run): " + ", ".join(summary["unhandled"]))
     counts = summary.get("counts", {})

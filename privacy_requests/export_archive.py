@@ -15,7 +15,8 @@ The ZIP holds:
 
 It is encrypted under the *workspace's* data key (``kernel.crypto.blobs``): the
 person's key may be shredded by an erasure while the file must still be deletable
-and its deletion auditable. Queueing and downloading are in ``exports.py``.
+and its deletion auditable. Once stored, the person is emailed that it is ready
+and where to fetch it (``notices``). Queueing and downloading are in ``exports.py``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from kernel.crypto.fields import DecryptionError
 from kernel.models import uuid7
 from kernel.privacy.registry import Basis, Category, Declaration, declaration_for, rows_for_subject
 from kernel.tenancy import workspace_context
-from privacy_requests import services
+from privacy_requests import notices, services
 from privacy_requests.models import (
     CLOSED_STATUSES,
     FileKind,
@@ -380,6 +381,9 @@ def export_build(*, request: PrivacyRequest) -> RequestFile:
                 reason=f"Copy built: {sum(counts.values())} records of {len(counts)} kinds; "
                 f"kept until {file.expires_at:%Y-%m-%d %H:%M} UTC",
             )
+            # A request taken by phone or relayed by a client has no browser waiting for
+            # the copy: the person is told where to fetch it (sent once this commits).
+            notices.requester_notify(request=request, kind=notices.COPY_READY, expires_at=file.expires_at)
         except BaseException:
             default_storage.delete(file.storage_name)
             raise

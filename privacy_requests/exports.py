@@ -9,6 +9,9 @@ export work; interface fixed).
   (export_archive.py).
 - ``latest_export(request=…) -> RequestFile | None``: the current, undeleted copy.
 
+A representative's request is answered only once their authorisation is approved
+(``authorisation_cleared``): until then no copy is queued and none is downloaded.
+
 Downloading: the requester re-verifies (``verification.session_recently_verified``),
 then gets a single-use link valid for ``DOWNLOAD_LINK_TTL``
 (``export_download_link_issue``); the link streams the decrypted ZIP once
@@ -39,9 +42,11 @@ from privacy_requests.export_tasks import privacy_request_export_build
 from privacy_requests.models import CLOSED_STATUSES, FileKind, PrivacyRequest, RequestFile, RequestStatus
 
 __all__ = [
+    "AUTHORISATION_CLEARED",
     "DOWNLOAD_LINK_TTL",
     "DownloadState",
     "Redeemed",
+    "authorisation_cleared",
     "download_state",
     "export_build",
     "export_download_link_issue",
@@ -54,6 +59,17 @@ __all__ = [
 DOWNLOAD_LINK_TTL = timedelta(minutes=10)
 # A page that polls while the copy is prepared must not queue a build per poll.
 QUEUE_GUARD_SECONDS = 10 * 60
+
+
+# "": no representative (the person asks for themselves); "approved": a manager
+# accepted the representative's authorisation. Pending or rejected: nothing is sent.
+AUTHORISATION_CLEARED = frozenset({"", "approved"})
+
+
+def authorisation_cleared(request: PrivacyRequest) -> bool:
+    """Whether the person's data may go to whoever asked: no representative, or a
+    representative whose authorisation was approved."""
+    return (request.authorisation_status or "") in AUTHORISATION_CLEARED
 
 
 def _token_hash(token: str) -> str:
@@ -76,8 +92,11 @@ def export_request_get(*, workspace: Workspace, reference: str) -> PrivacyReques
 def export_queue(*, request: PrivacyRequest) -> None:
     """Build the copy on a worker once the transaction commits (in-process where
     tasks run eagerly). Does nothing when a copy exists or a build was queued in
-    the last ``QUEUE_GUARD_SECONDS``; the task itself is idempotent too."""
+    the last ``QUEUE_GUARD_SECONDS``; the task itself is idempotent too. Nothing is
+    built for a representative whose authorisation is pending or rejected."""
     if request.type not in EXPORT_TYPES or request.status in CLOSED_STATUSES:
+        return
+    if not authorisation_cleared(request):
         return
     if latest_export(request=request) is not None:
         return
@@ -118,8 +137,11 @@ def download_state(*, request: PrivacyRequest) -> tuple[DownloadState, RequestFi
 def export_download_link_issue(*, request: PrivacyRequest) -> str | None:
     """A single-use download token for the request's copy, valid for
     ``DOWNLOAD_LINK_TTL``; only its hash is stored, and a new one replaces the last.
-    None when there is no copy waiting to be downloaded. Call only for a session
+    None when there is no copy waiting to be downloaded, or the request is a
+    representative's whose authorisation is not approved. Call only for a session
     that has just (re-)verified."""
+    if not authorisation_cleared(request):
+        return None
     with transaction.atomic():
         file = latest_export(request=request)
         if file is None or file.downloaded_at is not None:

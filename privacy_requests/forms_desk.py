@@ -23,6 +23,32 @@ from privacy_requests.selectors import DeskFilters
 AGENT_CHANNELS = [RequestChannel.PHONE, RequestChannel.EMAIL, RequestChannel.LETTER, RequestChannel.IN_PERSON]
 
 
+# How identity was checked, as fixed labels: the label is the verification method,
+# which goes into the request's timeline and into the append-only audit trail
+# (services.privacy_request_verified / _create). Free text typed by staff ("caller
+# gave DOB 17/05/1990") would put personal data where it can never be erased, so
+# the forms offer only these choices and keep no free-text note.
+IDENTITY_CHECKS: dict[str, str] = {
+    "phone_dob": "checked by phone: date of birth",
+    "phone_last4": "checked by phone: last 4 of phone",
+    "phone_national_id": "checked by phone: last 4 of national id",
+    "phone_debt_reference": "checked by phone: debt reference and date of birth",
+    "email_on_file": "email from the address on file",
+    "letter_signed": "signed letter matching the details on file",
+    "document": "document seen: passport/ID card",
+    "other": "other (ask the member who checked)",
+}
+IDENTITY_CHECK_CHOICES = [("", "Choose how"), *IDENTITY_CHECKS.items()]
+
+
+def identity_check_field(label: str = "How identity was checked") -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=IDENTITY_CHECK_CHOICES,
+        label=label,
+        help_text="Choose the check made; do not write the answers anywhere (they would be kept in the audit trail).",
+    )
+
+
 def workspace_today(workspace: Workspace) -> date:
     return timezone.now().astimezone(zoneinfo.ZoneInfo(workspace.timezone)).date()
 
@@ -33,11 +59,7 @@ class LogRequestForm(forms.Form):
     type = forms.ChoiceField(choices=RequestType.choices, label="Request")
     channel = forms.ChoiceField(choices=[(c.value, c.label) for c in AGENT_CHANNELS], label="Received by")
     received_on = forms.DateField(label="Date received", widget=forms.DateInput(attrs={"type": "date"}))
-    identity_check = forms.CharField(
-        max_length=200,
-        label="How identity was checked",
-        help_text="e.g. caller gave date of birth and last 4 digits of the phone on file",
-    )
+    identity_check = identity_check_field()
     details = forms.CharField(
         required=False, max_length=10_000, label="Details", widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -49,6 +71,10 @@ class LogRequestForm(forms.Form):
         today = workspace_today(workspace)
         self.fields["received_on"].initial = today
         self.fields["received_on"].widget.attrs["max"] = today.isoformat()
+
+    def clean_identity_check(self) -> str:
+        """The fixed label of the check chosen (what is recorded as the method)."""
+        return IDENTITY_CHECKS[self.cleaned_data["identity_check"]]
 
     def clean_received_on(self) -> date:
         day: date = self.cleaned_data["received_on"]
@@ -100,11 +126,26 @@ class DeskFilterForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    method = forms.CharField(
-        max_length=180,
-        label="How identity was checked",
-        help_text="e.g. ID document seen in person; caller answered date of birth and debt reference",
+    """Identity confirmed by a member: how, from a fixed list (see IDENTITY_CHECKS)."""
+
+    method = identity_check_field()
+
+    def clean_method(self) -> str:
+        return IDENTITY_CHECKS[self.cleaned_data["method"]]
+
+
+class MatchSearchForm(forms.Form):
+    """Find the debtor an unmatched request is about: one exact value."""
+
+    q = forms.CharField(
+        max_length=200,
+        label="Email, phone, national id, full name or reference",
+        help_text="Exact matches only (as the debtor search): e.g. the contact the requester gave.",
     )
+
+
+class MatchForm(forms.Form):
+    debtor = forms.UUIDField()
 
 
 class ReasonForm(forms.Form):

@@ -48,7 +48,7 @@ from privacy_requests.models import (
     SubjectType,
 )
 from privacy_requests.services import privacy_request_create, privacy_request_note, privacy_request_transition
-from privacy_requests.verification import subject_match
+from privacy_requests.verification import found_by_reference_ids, found_by_reference_reason, subject_match
 from privacy_requests.verification_tasks import code_queue
 
 MAX_AUTHORISATION_BYTES = 10 * 1024 * 1024
@@ -153,7 +153,10 @@ def public_request_submit(
     steps follow whether or not anyone matched: verification asked (so the clock
     waits for it), a code queued. Only the worker knows whether it sends one."""
     representative_name = representative_name.strip()
+    matched_on = [identifier] if representative_name else [identifier, contact]
     debtor = subject_match(workspace=workspace, identifier=identifier, contact="" if representative_name else contact)
+    # A debt reference typed to be found cannot also be the knowledge check.
+    found_by = found_by_reference_ids(workspace=workspace, debtor=debtor, typed=matched_on)
     stored: RequestFile | None = None
     try:
         with transaction.atomic():
@@ -176,7 +179,8 @@ def public_request_submit(
                 request=request,
                 to=RequestStatus.AWAITING_VERIFICATION,
                 actor_label="system",
-                reason="identity check asked at once (one-time code + knowledge check)",
+                reason="identity check asked at once (one-time code + knowledge check)"
+                + found_by_reference_reason(found_by),
             )
             code_queue(request=request)
     except Exception:

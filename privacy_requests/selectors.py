@@ -20,7 +20,8 @@ from django.http import Http404
 from accounts.jurisdictions import profile_for
 from accounts.models import Client, Membership, Workspace
 from accounts.roles import can
-from debtors.models import Debt
+from debtors.models import Debt, Debtor
+from debtors.selectors import exact_search_filter
 from privacy_requests import deadlines
 from privacy_requests.models import (
     CLOSED_STATUSES,
@@ -196,11 +197,15 @@ def available_actions(*, request: PrivacyRequest, workspace: Workspace) -> froze
     - ``authorisation`` review while a representative's authorisation waits;
     - the type's fulfilment (``export``, ``erasure``, ``fulfil``, ``rectify``) once
       identity is confirmed, the person is known, and any representative's
-      authorisation is approved: nothing of a person is changed or sent before.
+      authorisation is approved: nothing of a person is changed or sent before;
+    - ``match`` to a debtor while the request is about no one we know (a web request
+      that matched no one can otherwise never be answered).
     """
     if not request.is_open:
         return frozenset()
     actions = {"close"}
+    if request.debtor_id is None and request.user_id is None:
+        actions.add("match")
     if request.status in (RequestStatus.RECEIVED, RequestStatus.AWAITING_VERIFICATION):
         actions.add("verify")
     if request.status == RequestStatus.VERIFIED:
@@ -236,6 +241,57 @@ def may_approve_erasure(*, workspace: Workspace, membership: Membership) -> bool
     if can(membership, "privacy.manage"):
         return True
     return PrivacyContact.objects.for_workspace(workspace).filter(contact_user_id=membership.user_id).exists()
+
+
+MATCH_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class MatchCandidate:
+    """A debtor an unmatched request may be about, with their debts' references."""
+
+    debtor: Debtor
+    debts: list[Debt]
+
+
+def match_candidates(*, workspace: Workspace, query: str) -> list[MatchCandidate]:
+    """Debtors found exactly by ``query`` (email, phone, national id, name or
+    external reference through ``debtors.selectors.exact_search_filter``, or the
+    reference of one of their debts), at most ``MATCH_CANDIDATES``. Nothing for an
+    empty query: there is no browsing of debtors from here."""
+    query = query.strip()
+    if not query:
+        return []
+    ids = set(
+        Debtor.objects.for_workspace(workspace)
+        .filter(exact_search_filter(workspace, query))
+        .values_list("id", flat=True)[:MATCH_CANDIDATES]
+    )
+    ids |= set(
+        Debt.objects.for_workspace(workspace)
+        .filter(reference=query[:64])
+        .values_list("debtor_id", flat=True)[:MATCH_CANDIDATES]
+    )
+    debtors = list(Debtor.objects.for_workspace(workspace).filter(pk__in=ids).order_by("created_at", "id"))
+    debts: dict[Any, list[Debt]] = {}
+    for debt in (
+        Debt.objects.for_workspace(workspace)
+        .filter(debtor_id__in=[d.pk for d in debtors])
+        .select_related("client")
+        .order_by("created_at", "id")
+    ):
+        debts.setdefault(debt.debtor_id, []).append(debt)
+    return [MatchCandidate(d, debts.get(d.pk, [])) for d in debtors[:MATCH_CANDIDATES]]
+
+
+def open_erasure_requests(*, workspace: Workspace, debtor_id: Any) -> list[PrivacyRequest]:
+    """The debtor's open erasure requests, the oldest first (an operator's erasure
+    answers the first one that is verified; see ``erase_subject``)."""
+    return list(
+        PrivacyRequest.objects.for_workspace(workspace)
+        .filter(debtor_id=debtor_id, type=RequestType.ERASURE, status__in=OPEN_STATUSES)
+        .order_by("received_at", "id")
+    )
 
 
 # --- The debt page ---------------------------------------------------------------------

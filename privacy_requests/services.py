@@ -3,6 +3,8 @@
 Every transition is a ``PrivacyRequestEvent`` (who, when, why) and an audit event
 in the same transaction. Fulfilment (exports, erasure, rectification…) lives in
 its own modules and moves the request through ``privacy_request_transition``.
+Closing a request and extending its deadline tell the requester by email once the
+transaction commits (``notices.requester_notify``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from accounts.types import Actor, actor_user
 from audit import actions
 from audit.services import audit_record
 from debtors.models import Debtor
-from privacy_requests import deadlines
+from privacy_requests import deadlines, notices
 from privacy_requests.models import (
     CLOSED_STATUSES,
     TRANSITIONS,
+    ErasurePlan,
+    PlanStatus,
     PrivacyContact,
     PrivacyRequest,
     PrivacyRequestEvent,
@@ -163,11 +167,29 @@ def privacy_request_create(
     return request
 
 
+def _answered_by_erasure(request: PrivacyRequest) -> bool:
+    """An erasure of the request is running: its statement is the answer the
+    requester gets (erasure.py sends it), so closing sends no second notice."""
+    return (
+        ErasurePlan.objects.for_workspace(request.workspace_id)
+        .filter(request_id=request.pk, status=PlanStatus.RUNNING)
+        .exists()
+    )
+
+
 def privacy_request_transition(
-    *, request: PrivacyRequest, to: str, actor: Actor = None, actor_label: str = "", reason: str = ""
+    *,
+    request: PrivacyRequest,
+    to: str,
+    actor: Actor = None,
+    actor_label: str = "",
+    reason: str = "",
+    notify: bool = True,
 ) -> PrivacyRequest:
     """Move a request along the status machine (models.TRANSITIONS); anything else
-    is refused naming the moves allowed from here. Closing needs a reason."""
+    is refused naming the moves allowed from here. Closing needs a reason, which the
+    requester is told by email (``notices``) unless ``notify`` is False — for a
+    caller that sends its own answer, as the erasure sends its statement."""
     with transaction.atomic():
         request = PrivacyRequest.objects.for_workspace(request.workspace_id).select_for_update().get(pk=request.pk)
         old = request.status
@@ -202,6 +224,8 @@ def privacy_request_transition(
             actor_user_id=getattr(actor_user(actor), "pk", None),
             metadata={"from": old, "to": to},
         )
+        if to in CLOSED_STATUSES and notify and not _answered_by_erasure(request):
+            notices.requester_notify(request=request, kind=notices.CLOSED)
     return request
 
 
@@ -260,6 +284,8 @@ def privacy_request_extend(*, request: PrivacyRequest, reason: str, actor: Actor
             actor_user_id=getattr(actor_user(actor), "pk", None),
             metadata={"extended_due_at": extended.isoformat()},
         )
+        # The person must be told inside the first period, with the reason (GDPR Art. 12(3)).
+        notices.requester_notify(request=request, kind=notices.EXTENDED)
     return request
 
 

@@ -16,6 +16,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("requests/<uuid:request_id>/", r.request_detail, name="privacy_desk_request"),
     path("requests/<uuid:request_id>/verify/", r.request_verify, name="privacy_desk_verify"),
     path("requests/<uuid:request_id>/start/", r.request_start, name="privacy_desk_start"),
+    path("requests/<uuid:request_id>/match/search/", r.request_match_search, name="privacy_desk_match_search"),
+    path("requests/<uuid:request_id>/match/", r.request_match, name="privacy_desk_match"),
     path("requests/<uuid:request_id>/extend/", r.request_extend, name="privacy_desk_extend"),
     path("requests/<uuid:request_id>/close/", r.request_close, name="privacy_desk_close"),
     path(

@@ -19,6 +19,15 @@ The rules, each in one place below:
   old. A code gets ``MAX_TRIES_PER_CODE`` tries; a request gets
   ``MAX_FAILURES_PER_HOUR`` failures an hour, after which every try (even the right
   code) is refused; an address gets ``IP_CHECKS_PER_WINDOW`` tries per window.
+- The same limits hold per PERSON across all their requests (a new request per
+  try must not reset them): ``MAX_CODES_PER_PERSON_PER_HOUR`` codes sent and
+  ``MAX_FAILURES_PER_PERSON_PER_HOUR`` failed checks an hour for the matched
+  debtor (or user), counted from the codes and the timelines of all their requests.
+  Past the failures, every check is refused with the same answer as a wrong code.
+- A debt reference the requester typed to be found proves nothing as the
+  knowledge check (it is what they already gave): intake names the debts it found
+  them by on the timeline (``found_by_reference_reason``) and that reference is then
+  refused, with the same answer as any other failure.
 - From outside, an unmatched request is indistinguishable from a matched one: the
   web request queues the same task either way (``verification_tasks.code_queue``), the task does the same work (it
   draws and hashes a code, it just has nowhere to send it), and a check fails with
@@ -71,6 +80,9 @@ CODE_DIGITS = 6
 MAX_TRIES_PER_CODE = 5
 MAX_FAILURES_PER_HOUR = 5
 MAX_CODES_PER_HOUR = 5
+# Per person (the matched debtor or user), across all their requests.
+MAX_CODES_PER_PERSON_PER_HOUR = 5
+MAX_FAILURES_PER_PERSON_PER_HOUR = 10
 IP_CHECKS_PER_WINDOW = 20
 IP_SENDS_PER_WINDOW = 10
 IP_WINDOW_SECONDS = 15 * 60
@@ -150,6 +162,73 @@ def subject_match(*, workspace: Workspace, identifier: str, contact: str = "") -
     # id matches no one but keeps Django from skipping the query for an empty list.
     found = list(Debtor.objects.for_workspace(workspace).filter(pk__in=[*ids, _NO_ONE])[:2])
     return found[0] if len(found) == 1 and len(ids) == 1 else None
+
+
+# Which debts the requester was found by (their ids: no personal data) is said in
+# the reason of the request's move to awaiting verification at intake — a step
+# every web request takes, so matched or not the same rows are written. Their
+# reference then proves nothing as the knowledge check.
+FOUND_BY_MARK = "not a knowledge check: the reference they were found by, debt"
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def found_by_reference_ids(*, workspace: Workspace, debtor: Debtor | None, typed: list[str]) -> list[str]:
+    """The ids of ``debtor``'s debts whose reference is one of the values the
+    requester typed to be found. One query whether anyone matched or not."""
+    values = [v.strip()[:64] for v in typed if v and v.strip()]
+    return sorted(
+        str(pk)
+        for pk in Debt.objects.for_workspace(workspace)
+        .filter(debtor_id=debtor.pk if debtor is not None else _NO_ONE, reference__in=[*values, ""])
+        .values_list("pk", flat=True)
+    )
+
+
+def found_by_reference_reason(debt_ids: list[str]) -> str:
+    """What to add to the reason of the move to awaiting verification ("" if the
+    requester was not found by a debt reference)."""
+    return f"; {FOUND_BY_MARK} {', '.join(debt_ids)}" if debt_ids else ""
+
+
+def _found_by_debt_ids(request: PrivacyRequest) -> set[str]:
+    reasons = (
+        PrivacyRequestEvent.objects.for_workspace(request.workspace_id)
+        .filter(request=request, to_status=RequestStatus.AWAITING_VERIFICATION, reason__contains=FOUND_BY_MARK)
+        .values_list("reason", flat=True)
+    )
+    return {found for reason in reasons for found in _UUID_RE.findall(reason.partition(FOUND_BY_MARK)[2])}
+
+
+def _same_person(request: PrivacyRequest) -> dict[str, object] | None:
+    """The filter on ``request__…`` that selects every request about the same
+    person (the matched debtor, else the user); None when no one matched."""
+    if request.debtor_id is not None:
+        return {"request__debtor_id": request.debtor_id}
+    if request.user_id is not None:
+        return {"request__user_id": request.user_id}
+    return None
+
+
+def _person_codes_this_hour(request: PrivacyRequest, now: datetime) -> int:
+    person = _same_person(request)
+    if person is None:
+        return 0
+    return (
+        VerificationCode.objects.for_workspace(request.workspace_id)
+        .filter(created_at__gte=now - HOUR, **person)
+        .count()
+    )
+
+
+def _person_failures_this_hour(request: PrivacyRequest, now: datetime) -> int:
+    person = _same_person(request)
+    if person is None:
+        return 0
+    return (
+        PrivacyRequestEvent.objects.for_workspace(request.workspace_id)
+        .filter(kind="code_failed", created_at__gte=now - HOUR, **person)
+        .count()
+    )
 
 
 # --- Sending a code --------------------------------------------------------------------
@@ -246,6 +325,9 @@ def code_send(*, request: PrivacyRequest) -> bool:
             return False
         if sent_this_hour >= MAX_CODES_PER_HOUR:
             _withheld(request, "too many codes this hour")
+            return False
+        if _person_codes_this_hour(request, now) >= MAX_CODES_PER_PERSON_PER_HOUR:
+            _withheld(request, "too many codes this hour for this person (all their requests)")
             return False
         codes.filter(used_at__isnull=True, expires_at__gt=now).update(expires_at=now)  # one live code at a time
         VerificationCode(
@@ -344,8 +426,14 @@ def _knowledge_ok(request: PrivacyRequest, kind: str, answer: str) -> bool:
         if kind == Knowledge.DEBT_REFERENCE:
             if not answer:
                 return False
-            qs = Debt.objects.for_workspace(request.workspace_id).filter(reference=answer[:64])
-            return bool(debtor is not None and qs.filter(debtor=debtor).exists())
+            named = {
+                str(pk)
+                for pk in Debt.objects.for_workspace(request.workspace_id)
+                .filter(reference=answer[:64], debtor_id=debtor.pk if debtor is not None else _NO_ONE)
+                .values_list("pk", flat=True)
+            }
+            # The reference they typed to be found proves nothing: they already gave it.
+            return bool(named) and not (named & _found_by_debt_ids(request))
     except SubjectKeyShredded:
         return False
     return False
@@ -414,6 +502,11 @@ def code_check(
         if failures >= MAX_FAILURES_PER_HOUR or (latest is not None and latest.attempts >= MAX_TRIES_PER_CODE):
             _failed(request, "too many tries")
             return CheckResult.LOCKED
+        if _person_failures_this_hour(request, now) >= MAX_FAILURES_PER_PERSON_PER_HOUR:
+            # Answered like a wrong code: a lock only a matched person can reach would
+            # tell a guesser that the details they typed match someone.
+            _failed(request, "too many failures for this person this hour (all their requests)")
+            return CheckResult.WRONG
         reason = (
             "no one matched"
             if request.debtor_id is None and request.user_id is None

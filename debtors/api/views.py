@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -39,8 +39,19 @@ from debtors.services import debtors as debtor_services
 from debtors.services import debts as debt_services
 from debtors.services import disputes, ledger, offers, plans, promises, records
 from debtors.services.data_access import debtors_read_record
+from debtors.services.debtors import ERASED_MESSAGE, PersonErased
+from kernel.crypto.keyring import SubjectKeyShredded
 
 DEBTOR_FIELDS = ["full_name", "email", "phone", "address", "date_of_birth", "national_id"]
+
+
+class ErasedConflict(exceptions.APIException):
+    """409 in the API's error format: ``{"error": {"code": "erased", "message": …}}``
+    (like ``contact_refused``): the person's data was erased, nothing was recorded."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "erased"
+    default_detail = ERASED_MESSAGE
 
 
 class DebtorListCreateApi(WorkspaceApiMixin, GenericAPIView[Debtor]):
@@ -112,7 +123,10 @@ class DebtorDetailApi(WorkspaceApiMixin, GenericAPIView[Debtor]):
         debtor = self._get(id)
         data = s.DebtorUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        debtor = debtor_services.debtor_update(debtor=debtor, **data.validated_data)
+        try:
+            debtor = debtor_services.debtor_update(debtor=debtor, **data.validated_data)
+        except PersonErased as exc:
+            raise ErasedConflict(exc.user_message) from None
         return Response(s.DebtorOutput(debtor).data)
 
 
@@ -351,7 +365,12 @@ class SubResourceApi(DebtScopedMixin, GenericAPIView[Any]):
         debt = self.debt()
         data = self.input(data=request.data, context=self.context_for(debt))
         data.is_valid(raise_exception=True)
-        obj = self.create_object(debt, dict(data.validated_data))
+        try:
+            obj = self.create_object(debt, dict(data.validated_data))
+        except PersonErased as exc:  # a note, document, dispute… about an erased person
+            raise ErasedConflict(exc.user_message) from None
+        except SubjectKeyShredded:  # a sub-resource of another app writing under an erased person's key
+            raise ErasedConflict() from None
         return Response(self.output(obj, context=self.context_for(debt)).data, status=status.HTTP_201_CREATED)
 
 

@@ -6,9 +6,15 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from debtors.models.debts import Debt
+from debtors.models.debtors import COLLECTION_PURPOSE
+from debtors.models.debts import BOOKS_RECIPIENTS, Debt, book_fact
 from debtors.models.ledger import LedgerEntry
 from kernel.models import TenantModel
+from kernel.privacy.registry import PD, personal_data
+
+
+def _agreed(*names: str) -> dict[str, PD]:
+    return {name: book_fact() for name in names}
 
 
 class PlanStatus(models.TextChoices):
@@ -18,6 +24,13 @@ class PlanStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+@personal_data(
+    subject_type="debtor",
+    subject="debt__debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=BOOKS_RECIPIENTS,
+    fields=_agreed("total_minor", "frequency", "status", "created_at"),
+)
 class PaymentPlan(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="plans")
     total_minor = models.BigIntegerField()
@@ -42,6 +55,13 @@ class InstallmentStatus(models.TextChoices):
     MISSED = "missed", "Missed"
 
 
+@personal_data(
+    subject_type="debtor",
+    subject="plan__debt__debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=BOOKS_RECIPIENTS,
+    fields=_agreed("seq", "due_on", "amount_minor", "paid_minor", "status"),
+)
 class Installment(TenantModel):
     plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="installments")
     seq = models.PositiveIntegerField()
@@ -75,6 +95,13 @@ class PromiseStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+@personal_data(
+    subject_type="debtor",
+    subject="debt__debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=BOOKS_RECIPIENTS,
+    fields=_agreed("amount_minor", "due_on", "made_at", "status", "evaluated_at"),
+)
 class PromiseToPay(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="promises")
     amount_minor = models.BigIntegerField()
@@ -96,6 +123,13 @@ class OfferStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+@personal_data(
+    subject_type="debtor",
+    subject="debt__debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=BOOKS_RECIPIENTS,
+    fields=_agreed("amount_minor", "discount_bps", "expires_at", "status", "created_at"),
+)
 class SettlementOffer(TenantModel):
     debt = models.ForeignKey(Debt, on_delete=models.CASCADE, related_name="offers")
     amount_minor = models.BigIntegerField()

@@ -6,8 +6,19 @@ from django.db import models
 from django.utils import timezone as dj_timezone
 
 from accounts.models import Client
-from debtors.models.debtors import Debtor
+from debtors.models.debtors import COLLECTION_PURPOSE, Debtor
 from kernel.models import TenantModel, workspace_key_unindexed
+from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, personal_data
+
+# The financial facts about a person (what they owe, paid and agreed to pay) are in
+# their access copy (GDPR Art. 15) and are the books: erasure keeps them.
+BOOKS_KEPT = "accounting and tax record keeping: erasure keeps the books"
+BOOKS_RECIPIENTS = ("the creditor who placed the debt", "auditors")
+
+
+def book_fact(basis: str = Basis.CONTRACT) -> PD:
+    """A financial fact about the person that erasure keeps with the books."""
+    return PD(Category.FINANCIAL, basis, FINANCIAL_RECORDS, Erasure.KEEP_UNTIL, keep_law=BOOKS_KEPT)
 
 
 class DebtStatus(models.TextChoices):
@@ -46,6 +57,27 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 NOT_COLLECTABLE = frozenset({S.DISPUTED, S.ON_HOLD, S.PAID, S.SETTLED, S.WRITTEN_OFF, S.RECALLED, S.CLOSED})
 
 
+@personal_data(
+    subject_type="debtor",
+    subject="debtor_id",
+    purpose=COLLECTION_PURPOSE,
+    recipients=BOOKS_RECIPIENTS,
+    fields={
+        name: book_fact()
+        for name in (
+            "reference",
+            "currency",
+            "original_amount_minor",
+            "balance_minor",
+            "status",
+            "opened_on",
+            "due_date",
+            "charge_off_date",
+            "last_payment_at",
+            "created_at",  # when the debt was placed with the agency
+        )
+    },
+)
 class Debt(TenantModel):
     # Indexes here are few on purpose: each one is written for every placed debt.
     # Workspace, client and agent lookups use the composite indexes in Meta.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from debtors.models.debts import Debt
+from debtors.models.debts import BOOKS_RECIPIENTS, Debt, book_fact
 from kernel.models import TenantModel, workspace_key_unindexed
 from kernel.privacy.registry import FINANCIAL_RECORDS, PD, Basis, Category, Erasure, personal_data
 
@@ -24,8 +24,13 @@ class EntryKind(models.TextChoices):
     subject_type="debtor",
     subject="debt__debtor_id",
     purpose="Keeping the books of each debt",
-    recipients=("the creditor who placed the debt", "auditors"),
+    recipients=BOOKS_RECIPIENTS,
     fields={
+        # What was charged, paid, adjusted or refunded, when, how and with which reference.
+        **{
+            name: book_fact(Basis.LEGAL_OBLIGATION)
+            for name in ("kind", "amount_minor", "currency", "effective_on", "posted_at", "method", "reference")
+        },
         # Free text an agent types (why a balance was adjusted or an entry reversed), so it
         # may name the person. The ledger is append-only (the database refuses UPDATE and
         # DELETE), so erasure keeps it with the books and the statement says so.
@@ -35,7 +40,7 @@ class EntryKind(models.TextChoices):
             FINANCIAL_RECORDS,
             Erasure.KEEP_UNTIL,
             keep_law="accounting and tax record keeping: erasure keeps the books (the ledger is append-only)",
-        )
+        ),
     },
 )
 class LedgerEntry(TenantModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,8 +20,12 @@ from audit.services import audit_record
 from debtors.models import Debtor, DebtorContact, DebtorKind
 from kernel.crypto.blind_index import normalise_phone
 from kernel.crypto.fields import FieldErasure, field_erase
+from kernel.errors import ActionRefused
+from kernel.models import SubjectKey
 
 ADULT_AGE = 18
+
+ERASED_MESSAGE = "This person's data was erased; nothing more can be recorded about them."
 
 # The default phone region for numbers written without +country code.
 REGION_FOR_JURISDICTION = {"IN": "IN", "US": "US", "ZA": "ZA", "UK": "GB", "EU": "DE"}
@@ -39,6 +43,39 @@ class DebtorInput:
     preferred_language: str = ""
     timezone: str = ""
     kind: str = DebtorKind.PERSON
+
+
+class PersonErased(ActionRefused, ValidationError):
+    """Nothing more may be recorded about a person whose data was erased (their data
+    key is shredded: what is encrypted under it would be unreadable, or would land
+    under the key kept for what the law retains). An ``ActionRefused`` for pages and
+    the API; a ``ValidationError`` too, so callers that only know validation errors
+    (the privacy desk's corrections) show it as one instead of failing."""
+
+    def __init__(self, user_message: str = ERASED_MESSAGE):
+        super().__init__(user_message)
+
+
+def debtor_erased_at(*, workspace_id: Any, debtor_id: Any) -> datetime | None:
+    """When the person's data was erased (their data key shredded), or None. One
+    indexed lookup on the key row; nothing is decrypted."""
+    return (
+        SubjectKey.objects.for_workspace(workspace_id)
+        .filter(subject_type="debtor", subject_id=str(debtor_id), shredded_at__isnull=False)
+        .values_list("shredded_at", flat=True)
+        .first()
+    )
+
+
+def debtor_is_erased(debtor: Debtor) -> bool:
+    return debtor_erased_at(workspace_id=debtor.workspace_id, debtor_id=debtor.pk) is not None
+
+
+def refuse_if_erased(*, workspace_id: Any, debtor_id: Any) -> None:
+    """Raise ``PersonErased`` when the person was erased: every service that writes
+    something encrypted under the person's key calls this first."""
+    if debtor_erased_at(workspace_id=workspace_id, debtor_id=debtor_id) is not None:
+        raise PersonErased()
 
 
 def age_on(born: date, today: date) -> int:
@@ -118,10 +155,11 @@ def debtor_update(*, debtor: Debtor, actor: Actor = None, for_request: object = 
 
     A debtor whose processing is restricted (a rights request, GDPR Art. 18) is not
     changed, except to fulfil a rights request: ``for_request`` names it (a
-    rectification)."""
+    rectification). Nothing is changed about an erased person (``PersonErased``)."""
     unknown = set(changes) - set(UPDATABLE) - {"date_of_birth"}
     if unknown:
         raise ValidationError({k: "This field cannot be changed here." for k in unknown})
+    refuse_if_erased(workspace_id=debtor.workspace_id, debtor_id=debtor.pk)
     if debtor.processing_restricted and for_request is None:
         raise ValidationError(
             {

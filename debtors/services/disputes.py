@@ -10,12 +10,16 @@ from accounts.types import Actor
 from audit import actions
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, NOT_COLLECTABLE, Debt, DebtStatus, Dispute, DisputeStatus
+from debtors.services.debtors import refuse_if_erased
 from debtors.services.status import debt_event, debt_lock, debt_status_set
 
 REASONS = {"not_mine", "wrong_amount", "paid", "identity_theft", "other"}
 
 
 def dispute_open(*, debt: Debt, reason: str, details: str = "", source: str = "agent", actor: Actor = None) -> Dispute:
+    """Open a dispute (its details encrypted under the person's key); refused once the
+    person was erased (``PersonErased``)."""
+    refuse_if_erased(workspace_id=debt.workspace_id, debtor_id=debt.debtor_id)
     if reason not in REASONS:
         raise ValidationError({"reason": f"Use one of: {', '.join(sorted(REASONS))}."})
     with transaction.atomic():

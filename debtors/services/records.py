@@ -26,6 +26,7 @@ from accounts.types import Actor, actor_user
 from audit import actions
 from audit.services import audit_record
 from debtors.models import Debt, Dispute, Document, Note
+from debtors.services.debtors import refuse_if_erased
 from debtors.services.status import debt_event
 from kernel.crypto import keyring
 from kernel.crypto.blobs import blob_decrypt, blob_encrypt
@@ -45,6 +46,8 @@ ALLOWED_TYPES = {
 
 
 def note_add(*, debt: Debt, body: str, actor: Actor = None) -> Note:
+    """A note about the person (encrypted under their key); refused once they were erased."""
+    refuse_if_erased(workspace_id=debt.workspace_id, debtor_id=debt.debtor_id)
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The note is empty."})
@@ -75,7 +78,9 @@ def _sniff(head: bytes) -> str | None:
 
 def document_upload(*, debt: Debt, upload: IO[bytes], file_name: str, actor: Actor = None) -> Document:
     """Store a document outside the web root under a random name. The type is
-    sniffed from the content; anything but PDF/PNG/JPEG/TIFF is refused."""
+    sniffed from the content; anything but PDF/PNG/JPEG/TIFF is refused, and so is
+    any document about a person whose data was erased (``PersonErased``)."""
+    refuse_if_erased(workspace_id=debt.workspace_id, debtor_id=debt.debtor_id)
     head = upload.read(8192)
     content_type = _sniff(head)
     if content_type is None:

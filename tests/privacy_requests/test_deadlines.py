@@ -41,7 +41,7 @@ def _local(ws, moment):
 @pytest.mark.parametrize(
     ("jurisdiction", "tz", "received", "due_day", "extended_day"),
     [
-        # One calendar month, not 30 days: 31 Jan → 28 Feb (2026 is not a leap year); + two months → 30 April.
+        # One calendar month, not 30 days: 31 Jan → 28 Feb (2026 is not a leap year); two more months after that first deadline → 28 April.
         ("EU", "Europe/Berlin", datetime(2026, 1, 31, 10, tzinfo=UTC), "2026-02-28", "2026-04-28"),
         ("UK", "Europe/London", datetime(2026, 3, 15, 10, tzinfo=UTC), "2026-04-15", "2026-06-15"),
         # South Africa: one month, extendable by 30 days (PAIA s.26).

@@ -124,7 +124,7 @@ def test_an_agent_logs_a_phone_request_verified_with_its_clock_at_receipt(desk):
             "type": "erasure",
             "channel": "phone",
             "received_on": "2026-11-23",
-            "identity_check": "caller gave DOB and last 4 of phone",
+            "identity_check": "phone_dob",
             "details": "Please delete everything you hold about me.",
         },
         **HTMX,
@@ -137,12 +137,12 @@ def test_an_agent_logs_a_phone_request_verified_with_its_clock_at_receipt(desk):
         audit = AuditEvent.objects.filter(action=actions.PRIVACY_REQUEST_RECEIVED, object_id=str(pr.pk)).get()
     assert pr.debtor_id == desk.debt.debtor_id and pr.type == "erasure" and pr.channel == "phone"
     assert pr.status == RequestStatus.VERIFIED
-    assert pr.verification_method == "caller gave DOB and last 4 of phone"
+    assert pr.verification_method == "checked by phone: date of birth"  # a fixed label, never free text
     assert pr.received_at == NOW and pr.clock_started_at == NOW and pr.created_by_id == desk.agent.pk
     assert pr.details == "Please delete everything you hold about me."
     # India: 30 days from receipt, the end of that day in the workspace's zone.
     assert pr.due_at == datetime(2026, 12, 23, 23, 59, 59, tzinfo=IST)
-    assert event.actor_id == desk.agent.pk and "identity: caller gave DOB" in event.reason
+    assert event.actor_id == desk.agent.pk and "identity: checked by phone: date of birth" in event.reason
     assert audit.actor_user_id == desk.agent.pk
     # The refreshed debt panel lists it with its days left, and says so.
     assert pr.reference in html and "30 days left" in html and "logged; answer by 2026-12-23" in html
@@ -152,7 +152,7 @@ def test_an_agent_logs_a_phone_request_verified_with_its_clock_at_receipt(desk):
 def test_a_request_received_on_an_earlier_day_counts_from_that_day(desk):
     r = login(desk.agent).post(
         _log_url(desk.debt),
-        {"type": "access", "channel": "letter", "received_on": "2026-11-13", "identity_check": "signed letter"},
+        {"type": "access", "channel": "letter", "received_on": "2026-11-13", "identity_check": "letter_signed"},
     )
     assert r.status_code == 302 and r["Location"] == f"/w/acme/debts/{desk.debt.pk}/"
     pr = _reload(_only(desk.ws))
@@ -176,7 +176,7 @@ def _only(ws) -> PrivacyRequest:
     ],
 )
 def test_bad_input_shows_field_errors_inline_and_writes_nothing(desk, data, field, message):
-    good = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "DOB"}
+    good = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "phone_dob"}
     agent = login(desk.agent)
     r = agent.post(_log_url(desk.debt), {**good, **data}, **HTMX)
     assert r.status_code == 200
@@ -193,7 +193,7 @@ def test_client_users_see_no_privacy_section_and_cannot_log(desk, world):
     bank = login(desk.client_user)
     html = bank.get(f"/w/acme/debts/{desk.debt.pk}/").content.decode()
     assert 'data-testid="privacy-panel"' not in html
-    ok = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "DOB"}
+    ok = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "phone_dob"}
     assert bank.post(_log_url(desk.debt), ok).status_code == 403
     for url in ("/w/acme/privacy/", "/w/acme/privacy/figures/", "/w/acme/privacy/settings/"):
         assert bank.get(url).status_code == 403, url
@@ -203,7 +203,7 @@ def test_client_users_see_no_privacy_section_and_cannot_log(desk, world):
 def test_an_agent_logs_only_on_debts_they_work(desk, world):
     with workspace_context(world.a):
         other = make_debt(world.a)
-    ok = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "DOB"}
+    ok = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "phone_dob"}
     assert login(desk.agent).post(_log_url(other), ok).status_code == 404
     assert _count(desk.ws) == 0
 
@@ -256,7 +256,7 @@ def test_auditors_read_everything_and_every_post_is_403(desk):
     for tail in ACTION_TAILS:
         assert auditor.post(_url(pr, tail), {"reason": "x", "outcome": "fulfilled"}).status_code == 403, tail
     assert auditor.post("/w/acme/privacy/settings/", {"contact_name": "Eve"}).status_code == 403
-    ok = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "DOB"}
+    ok = {"type": "access", "channel": "phone", "received_on": "2026-11-23", "identity_check": "phone_dob"}
     assert auditor.post(_log_url(desk.debt), ok).status_code == 403
     assert _reload(pr).status == RequestStatus.VERIFIED and _count(desk.ws) == 1
 
@@ -394,15 +394,13 @@ def test_the_request_page_shows_the_timeline_verification_and_masked_codes(desk)
         read = AuditEvent.objects.filter(action=actions.PERSONAL_DATA_READ, object_id=str(pr.pk)).get()
     assert read.metadata["fields"] == ["requester_name"]
 
-    r = manager.post(_url(pr, "verify/"), {"method": "ID card seen at the branch"})
+    r = manager.post(_url(pr, "verify/"), {"method": "document"})
     assert r.status_code == 302
     pr = _reload(pr)
-    assert (
-        pr.status == RequestStatus.VERIFIED and pr.verification_method == "checked by hand: ID card seen at the branch"
-    )
+    assert pr.status == RequestStatus.VERIFIED and pr.verification_method == "document seen: passport/ID card"
     assert pr.clock_started_at == NOW and pr.due_at == datetime(2026, 12, 23, 23, 59, 59, tzinfo=IST)
     html = manager.get(_url(pr)).content.decode()
-    assert "by manager@example.com: checked by hand: ID card seen at the branch" in html
+    assert "document seen: passport/ID card" in html
 
 
 def test_verify_by_hand_needs_how(desk):

@@ -64,9 +64,9 @@ def test_running_it_again_changes_nothing_and_says_so(world, person):
     assert table_rows() == before
 
 
-def test_erasing_needs_a_reason(world, person):
-    with pytest.raises(CommandError, match="--reason"):
-        _run("acme", "--debtor", str(person.debtor.pk))
+def test_without_a_reason_the_operator_default_is_used_and_printed(world, person):
+    out = _run("acme", "--debtor", str(person.debtor.pk))
+    assert "operator erasure (court order or regulator's instruction)" in str(out)
 
 
 @pytest.mark.parametrize("debtor_id", ["not-a-uuid", str(uuid.uuid4())])
