@@ -21,7 +21,9 @@ import os
 import struct
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -77,18 +79,21 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-@pytest.fixture
-def page(chromium: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh browser context (no cookies) on the live server."""
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "en-GB"}
+
+
+@contextmanager
+def guarded_page(chromium: Browser, live_server: LiveServer, **context_options: Any) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the live server, with the guards every
+    browser test wants: no favicon race, and no Content-Security-Policy violation
+    (invisible in a screenshot, but it breaks styles or scripts for real users)."""
+    context = chromium.new_context(base_url=live_server.url, **context_options)
     context.set_default_timeout(TIMEOUT_MS)
     # On in-memory SQLite the live server shares the test's one connection across
     # its request threads; Chromium's unprompted favicon request could otherwise run
     # a transaction concurrently with the page's own request.
     context.route("**/favicon.ico", lambda route: route.abort())
     page = context.new_page()
-    # A Content-Security-Policy violation is invisible in a screenshot but breaks
-    # styles or scripts for real users; no page may cause one.
     csp_violations: list[str] = []
     page.on(
         "console",
@@ -99,6 +104,13 @@ def page(chromium: Browser, live_server: LiveServer) -> Iterator[Page]:
     finally:
         context.close()
     assert not csp_violations, "CSP violations:\n" + "\n".join(csp_violations)
+
+
+@pytest.fixture
+def page(chromium: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A desktop-sized page."""
+    with guarded_page(chromium, live_server, viewport={"width": 1280, "height": 900}) as desktop:
+        yield desktop
 
 
 @pytest.fixture

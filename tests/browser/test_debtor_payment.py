@@ -18,7 +18,7 @@ from debtors.services.debtors import DebtorInput, debtor_create
 from debtors.services.debts import DebtInput, debt_assign, debt_change_status, debt_create
 from kernel.tenancy import workspace_context
 from payments.services import payment_link_create
-from tests.browser.conftest import TIMEOUT_MS, screenshot
+from tests.browser.conftest import PHONE, guarded_page, screenshot
 from tests.conftest import PASSWORD, World, add_member
 
 pytestmark = pytest.mark.browser
@@ -79,26 +79,8 @@ def payable(browser_world: World) -> Payable:
 @pytest.fixture
 def phone(chromium, live_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
     """A phone-sized touch browser (no cookies), with the same guards as ``page``."""
-    context = chromium.new_context(
-        base_url=live_server.url,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="en-GB",
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/favicon.ico", lambda route: route.abort())
-    page = context.new_page()
-    csp_violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: csp_violations.append(f"{page.url}: {msg.text}") if "Content Security Policy" in msg.text else None,
-    )
-    try:
+    with guarded_page(chromium, live_server, **PHONE) as page:
         yield page
-    finally:
-        context.close()
-    assert not csp_violations, "CSP violations:\n" + "\n".join(csp_violations)
 
 
 def test_debtor_pays_in_full_on_a_phone_and_the_agent_sees_it(phone: Page, page: Page, payable: Payable) -> None:

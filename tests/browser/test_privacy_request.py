@@ -28,7 +28,7 @@ from kernel.privacy.registry import rows_for_subject
 from kernel.tenancy import workspace_context
 from payments.services import payment_link_create
 from privacy_requests.export_archive import _plain
-from tests.browser.conftest import TIMEOUT_MS, screenshot
+from tests.browser.conftest import PHONE, guarded_page, screenshot
 from tests.conftest import World
 
 pytestmark = pytest.mark.browser
@@ -109,29 +109,9 @@ def scene(browser_world: World) -> Scene:
 
 @pytest.fixture
 def phone(chromium, live_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
-    """A phone-sized touch browser (no cookies) that accepts downloads, with the
-    same guards as ``page``."""
-    context = chromium.new_context(
-        base_url=live_server.url,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="en-GB",
-        accept_downloads=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/favicon.ico", lambda route: route.abort())
-    page = context.new_page()
-    csp_violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: csp_violations.append(f"{page.url}: {msg.text}") if "Content Security Policy" in msg.text else None,
-    )
-    try:
+    """A phone-sized touch browser (no cookies) that accepts downloads, with the same guards as ``page``."""
+    with guarded_page(chromium, live_server, **PHONE, accept_downloads=True) as page:
         yield page
-    finally:
-        context.close()
-    assert not csp_violations, "CSP violations:\n" + "\n".join(csp_violations)
 
 
 def _registered_values(ws: Workspace, debtor: Debtor) -> dict[tuple[str, str, str], Any]:
