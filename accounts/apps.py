@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from accounts import (
             personal_data,  # noqa: F401  (registry declarations)
+            retention,  # noqa: F401  (retention stores)
             signals,
         )
 

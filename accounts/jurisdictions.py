@@ -7,10 +7,23 @@ read them from ``profile_for(workspace.jurisdiction)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 
 from django.db import models
+
+
+@dataclass(frozen=True)
+class RetentionPeriod:
+    """A profile's period for one retention category (a ``Retention`` rule's name).
+
+    ``minimum``: the law requires keeping at least this long, so a workspace may
+    lengthen it but not shorten it. Otherwise it is the profile's default, which a
+    workspace may change either way down to the registry's legal floor, if any."""
+
+    days: int
+    source: str
+    minimum: bool = True
 
 
 class Jurisdiction(models.TextChoices):
@@ -44,6 +57,13 @@ class JurisdictionProfile:
     # India: the workspace publishes its own period, never above the rules' cap.
     rights_request_max_days: int | None = None
     rights_request_period_source: str = ""
+    # Retention (retention.schedules): per category name, the profile's period and its
+    # source; categories not named keep the registry's default.
+    retention: dict[str, RetentionPeriod] = field(default_factory=dict)
+    # Tell the person this many days before erasing their data for inactivity
+    # (None: no notice required).
+    retention_notice_days: int | None = None
+    retention_notice_source: str = ""
 
 
 PROFILES: dict[str, JurisdictionProfile] = {
@@ -64,6 +84,14 @@ PROFILES: dict[str, JurisdictionProfile] = {
         breach_authority_hours=None,
         breach_source="State breach laws vary; configurable",
         data_region="us",
+        retention={
+            "COLLECTION_RECORDS": RetentionPeriod(
+                3 * 365, "12 CFR 1006.100(b): 3 years after the last collection activity"
+            ),
+            "FINANCIAL_RECORDS": RetentionPeriod(
+                7 * 365, "IRS record keeping (26 CFR 1.6001-1; up to 7 years for bad-debt deductions; unconfirmed)"
+            ),
+        },
     ),
     "IN": JurisdictionProfile(
         code="IN",
@@ -84,6 +112,12 @@ PROFILES: dict[str, JurisdictionProfile] = {
         data_region="in",
         rights_request_max_days=90,
         rights_request_period_source="DPDP Rules 2025 r.14(3): grievances answered within 90 days at most (unconfirmed)",
+        retention={
+            "FINANCIAL_RECORDS": RetentionPeriod(8 * 365, "Companies Act 2013 s.128(5): books of account for 8 years"),
+            "SECURITY_LOGS": RetentionPeriod(365, "DPDP Rules 2025 r.8(3): processing logs at least 1 year"),
+        },
+        retention_notice_days=2,
+        retention_notice_source="DPDP Rules 2025 r.8: 48 hours' notice before erasure for inactivity (unconfirmed)",
     ),
     "ZA": JurisdictionProfile(
         code="ZA",
@@ -102,6 +136,16 @@ PROFILES: dict[str, JurisdictionProfile] = {
         breach_authority_hours=None,
         breach_source="POPIA s22: as soon as reasonably possible",
         data_region="za",
+        retention={
+            "FINANCIAL_RECORDS": RetentionPeriod(
+                5 * 365, "Companies Act 71 of 2008 s.24 and Tax Administration Act s.29: 5 years"
+            ),
+            "COLLECTION_RECORDS": RetentionPeriod(
+                3 * 365,
+                "POPIA s.14: no longer than necessary; prescription of debts, Prescription Act s.11(d): 3 years",
+                minimum=False,
+            ),
+        },
     ),
     "EU": JurisdictionProfile(
         code="EU",
@@ -120,6 +164,14 @@ PROFILES: dict[str, JurisdictionProfile] = {
         breach_authority_hours=72,
         breach_source="GDPR Art. 33(1)",
         data_region="eu",
+        retention={
+            "FINANCIAL_RECORDS": RetentionPeriod(
+                10 * 365, "HGB §257(4) (Germany, the profile's default seat): books 10 years; other states differ"
+            ),
+            "COLLECTION_RECORDS": RetentionPeriod(
+                3 * 365, "GDPR Art. 5(1)(e) storage limitation; BGB §195 limitation period 3 years", minimum=False
+            ),
+        },
     ),
     "UK": JurisdictionProfile(
         code="UK",
@@ -138,6 +190,12 @@ PROFILES: dict[str, JurisdictionProfile] = {
         breach_authority_hours=72,
         breach_source="UK GDPR Art. 33(1)",
         data_region="uk",
+        retention={
+            "FINANCIAL_RECORDS": RetentionPeriod(6 * 365, "Companies Act 2006 s.388 and HMRC: 6 years"),
+            "COLLECTION_RECORDS": RetentionPeriod(
+                6 * 365, "Limitation Act 1980 s.5: claims on a contract within 6 years", minimum=False
+            ),
+        },
     ),
 }
 

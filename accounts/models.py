@@ -90,12 +90,23 @@ class Workspace(models.Model):
     data_region = models.CharField(max_length=16, default="in")
     require_mfa = models.BooleanField(default=False, help_text="Every member must set up two-factor authentication.")
     created_at = models.DateTimeField(default=dj_timezone.now)
+    # Closed by its owner (docs/retention.md, "Closing a workspace"): it stops working at
+    # once; its data is purged when ``purge_after`` passes (ACCOUNT_LIFETIME), except what
+    # a hold or the books keep; ``purged_at`` when the final receipt was sent.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    purge_after = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class Membership(TenantModel):

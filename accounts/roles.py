@@ -37,13 +37,19 @@ PERMISSIONS: dict[str, str] = {
         " erasure, edit the privacy contact"
     ),
     "clients.manage": "Create and edit clients (creditors)",
+    "retention.view": "See the retention schedule, legal holds and purge receipts (read-only)",
+    "retention.manage": "Change retention periods, start purges and dry runs",
+    "holds.manage": "Place, review and lift legal holds",
+    "workspace.close": "Close the workspace (its data is then purged after the notice period)",
 }
 
+# Only an owner closes the workspace.
 _ALL = frozenset(PERMISSIONS)
+_OWNER_ONLY = frozenset({"workspace.close"})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OWNER: _ALL,
-    Role.ADMIN: _ALL,
+    Role.ADMIN: _ALL - _OWNER_ONLY,
     Role.MANAGER: frozenset(
         {
             "workspace.view",
@@ -56,10 +62,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "privacy.view",
             "privacy.manage",
             "clients.manage",
+            "retention.view",
+            "holds.manage",
         }
     ),
     Role.AGENT: frozenset({"workspace.view", "debts.work", "privacy.log"}),
-    Role.AUDITOR: frozenset({"workspace.view", "members.view", "audit.view", "debts.view_all", "privacy.view"}),
+    Role.AUDITOR: frozenset(
+        {"workspace.view", "members.view", "audit.view", "debts.view_all", "privacy.view", "retention.view"}
+    ),
 }
 
 # Roles an admin may grant; only an owner may create another owner.

@@ -104,6 +104,22 @@ SUBPROCESSOR_REMOVED = "subprocessor.removed"
 WORKSPACE_CONTACT_RULES_CHANGED = "workspace.contact_rules_changed"
 
 
+# Retention (retention app): periods, holds, purges, workspace closure, audit checkpoints.
+AUDIT_CHECKPOINT_SIGNED = "audit.checkpoint_signed"
+AUDIT_EVENTS_PRUNED = "audit.events_pruned"
+LEGAL_HOLD_LIFTED = "legal_hold.lifted"
+LEGAL_HOLD_PLACED = "legal_hold.placed"
+LEGAL_HOLD_REVIEWED = "legal_hold.reviewed"
+RETENTION_NOTICE_SENT = "retention.notice_sent"
+RETENTION_PERIOD_CHANGED = "retention.period_changed"
+RETENTION_PURGE_FINISHED = "retention.purge_finished"
+RETENTION_PURGE_STARTED = "retention.purge_started"
+WORKSPACE_CLOSED = "workspace.closed"
+WORKSPACE_CLOSURE_CANCELLED = "workspace.closure_cancelled"
+WORKSPACE_EXPORTED = "workspace.exported"
+WORKSPACE_PURGED = "workspace.purged"
+
+
 def ledger(kind: str) -> str:
     """The action of a ledger entry of ``kind`` (charge, payment, adjustment…)."""
     return f"ledger.{kind}"

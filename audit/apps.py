@@ -6,7 +6,10 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audit import personal_data  # noqa: F401  (registry declarations)
+        from audit import (
+            personal_data,  # noqa: F401  (registry declarations)
+            retention,  # noqa: F401  (retention stores)
+        )
         from audit.services import audit_record
         from kernel.audit_port import register_audit_recorder
 

@@ -11,6 +11,7 @@ class CommunicationsConfig(AppConfig):
         from communications import (
             checks,  # noqa: F401  (system checks)
             personal_data,  # noqa: F401  (registry declarations)
+            retention,  # noqa: F401  (retention stores)
             tracking,  # noqa: F401  (connects the provider tracking receiver)
         )
         from communications.selectors import contacts_made

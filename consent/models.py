@@ -9,7 +9,12 @@ from django.utils import timezone as dj_timezone
 from kernel.models import TenantModel, uuid7
 from kernel.privacy.registry import PD, Basis, Category, Erasure, Retention, personal_data
 
-CONSENT_PROOF = Retention(6 * 365, "the consent is withdrawn", "GDPR Art. 7(1) demonstrate consent; limitation periods")
+CONSENT_PROOF = Retention(
+    6 * 365,
+    "the consent is withdrawn",
+    "GDPR Art. 7(1) demonstrate consent; limitation periods",
+    name="CONSENT_PROOF",
+)
 
 
 class Purpose(models.TextChoices):

@@ -6,4 +6,7 @@ class DebtorsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from debtors import personal_data  # noqa: F401  (registry declarations)
+        from debtors import (
+            personal_data,  # noqa: F401  (registry declarations)
+            retention,  # noqa: F401  (retention stores)
+        )

@@ -8,6 +8,7 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from communications.hooks import register_payment_link_maker
         from debtors.panels import DebtPanel, register_debt_panel
+        from payments import retention  # noqa: F401  (retention stores)
         from payments.pages import debt_payment_links
         from payments.services import payment_link_for_message
 

@@ -8,4 +8,7 @@ class PlacementsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from placements import personal_data  # noqa: F401  (registry declarations)
+        from placements import (
+            personal_data,  # noqa: F401  (registry declarations)
+            retention,  # noqa: F401  (retention stores)
+        )

@@ -10,7 +10,10 @@ class PrivacyRequestsConfig(AppConfig):
 
     def ready(self) -> None:
         from debtors.panels import DebtPanel, register_debt_panel
-        from privacy_requests import personal_data  # noqa: F401  (registry declarations)
+        from privacy_requests import (
+            personal_data,  # noqa: F401  (registry declarations)
+            retention,  # noqa: F401  (retention stores)
+        )
         from privacy_requests.panels import debt_privacy_panel
 
         # The debt page lists the debtor's requests; agents log one there (privacy.log).

@@ -14,7 +14,9 @@ from kernel.privacy.registry import PD, Basis, Category, Erasure, Retention, per
 
 # Proof that a right was honoured (or why not) is kept as long as a regulator or a
 # court may ask for it; the contents people sent are in the request's own fields.
-REQUEST_RECORDS = Retention(3 * 365, "the request is closed", "GDPR Art. 5(2) accountability; limitation periods")
+REQUEST_RECORDS = Retention(
+    3 * 365, "the request is closed", "GDPR Art. 5(2) accountability; limitation periods", name="REQUEST_RECORDS"
+)
 PRIVACY_PURPOSE = "Answering data-subject rights requests"
 
 

@@ -349,6 +349,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy_requests.export_tasks.privacy_exports_expire_all",
         "schedule": crontab(minute=40, hour=2),  # daily: delete copies of people's data past their 7 days
     },
+    "retention-purge": {
+        "task": "retention.tasks.purge_expired_all",
+        # nightly: what is past its retention period (docs/retention.md); resumes a killed run
+        "schedule": crontab(minute=30, hour=1),
+    },
     "privacy-reminders": {
         "task": "privacy_requests.tasks.privacy_reminders_all",
         # daily: 7 and 2 days before each deadline, and overdue; days counted in each workspace's zone

@@ -22,6 +22,7 @@ from debtors.models.debtors import (
     DebtorKind,
 )
 from debtors.models.debts import ALLOWED_TRANSITIONS, NOT_COLLECTABLE, Debt, DebtParty, DebtStatus, PartyRole
+from debtors.models.holds import HoldReason, HoldScope, LegalHold
 from debtors.models.ledger import EntryKind, LedgerEntry
 from debtors.models.records import DebtEvent, Dispute, DisputeStatus, Document, Note, SavedView
 
@@ -42,10 +43,13 @@ __all__ = [
     "DisputeStatus",
     "Document",
     "EntryKind",
+    "HoldReason",
+    "HoldScope",
     "Installment",
     "InstallmentAllocation",
     "InstallmentStatus",
     "LedgerEntry",
+    "LegalHold",
     "Note",
     "OfferStatus",
     "PartyRole",

@@ -14,6 +14,7 @@ from audit import actions
 from audit.services import audit_record
 from debtors.models import ALLOWED_TRANSITIONS, Debt, Debtor, DebtParty, DebtStatus, EntryKind, PartyRole
 from debtors.services import priority
+from debtors.services.holds import legal_hold_sync
 from debtors.services.ledger import entry_post
 from debtors.services.money import exponent
 from debtors.services.status import debt_event, debt_lock, debt_status_set
@@ -85,6 +86,8 @@ def debt_create(*, workspace: Workspace, client: Client, debtor: Debtor, data: D
                 now=now,
             )
             debt.save(force_insert=True)
+            # A hold on the person, the client's portfolio or the workspace covers new debts too.
+            legal_hold_sync(workspace=workspace, debt_ids=[debt.pk])
             entry_post(
                 debt=debt,
                 kind=EntryKind.CHARGE,

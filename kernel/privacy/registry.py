@@ -62,6 +62,9 @@ class Retention:
     days: int
     trigger: str
     source: str
+    # The category's name on the retention schedule and in purge receipts
+    # (``purge_expired --category NAME``); rules sharing a name are one category.
+    name: str = ""
 
     def __str__(self) -> str:
         years, rem = divmod(self.days, 365)
@@ -73,12 +76,17 @@ class Retention:
 
 
 # Retention rules used across the apps (referenced by name so they're defined once).
-ACCOUNT_LIFETIME = Retention(30, "the account is closed", "contract; deletion on request")
+ACCOUNT_LIFETIME = Retention(30, "the account is closed", "contract; deletion on request", name="ACCOUNT_LIFETIME")
 COLLECTION_RECORDS = Retention(
-    3 * 365, "the last collection activity", "12 CFR 1006.100; stricter local rules apply per profile"
+    3 * 365,
+    "the last collection activity",
+    "12 CFR 1006.100; stricter local rules apply per profile",
+    name="COLLECTION_RECORDS",
 )
-FINANCIAL_RECORDS = Retention(8 * 365, "the end of the financial year", "tax and accounting law")
-SECURITY_LOGS = Retention(365, "the event", "DPDP Rules 2025 r.8(3) (≥1 year); security")
+FINANCIAL_RECORDS = Retention(
+    8 * 365, "the end of the financial year", "tax and accounting law", name="FINANCIAL_RECORDS"
+)
+SECURITY_LOGS = Retention(365, "the event", "DPDP Rules 2025 r.8(3) (≥1 year); security", name="SECURITY_LOGS")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+"""The communications app's retention stores (kernel.retention): how its records are purged.
+
+Imported from the app's AppConfig.ready()."""

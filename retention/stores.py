@@ -1,0 +1,1 @@
+"""The retention app's own stores (workspace closure). Imported from ready()."""
