@@ -26,6 +26,23 @@ class RetentionPeriod:
     minimum: bool = True
 
 
+@dataclass(frozen=True)
+class BreachDuty:
+    """One duty to notify after a personal-data breach (incidents.clocks).
+
+    ``hours`` from awareness; None: "without (undue) delay" / "as soon as reasonably
+    possible", measured against the workspace's own target. ``when``: ``always``,
+    ``high_risk`` (likely high risk to people, and the data was not unintelligible) or
+    ``cert_in_listed`` (a cyber incident CERT-In lists)."""
+
+    code: str
+    party: str  # authority | cert_in | people
+    label: str
+    hours: int | None
+    source: str
+    when: str = "always"
+
+
 class Jurisdiction(models.TextChoices):
     IN = "IN", "India"
     ZA = "ZA", "South Africa"
@@ -64,6 +81,11 @@ class JurisdictionProfile:
     # (None: no notice required).
     retention_notice_days: int | None = None
     retention_notice_source: str = ""
+    # Who must be told of a breach, and by when (clients' own deadlines come from their contracts).
+    breach_duties: tuple[BreachDuty, ...] = ()
+    # The last day (month, day) of the financial year the books are kept by: the books'
+    # period (FINANCIAL_RECORDS) counts from the end of the year of a debt's last entry.
+    financial_year_end: tuple[int, int] = (12, 31)
 
 
 PROFILES: dict[str, JurisdictionProfile] = {
@@ -92,6 +114,17 @@ PROFILES: dict[str, JurisdictionProfile] = {
                 7 * 365, "IRS record keeping (26 CFR 1.6001-1; up to 7 years for bad-debt deductions; unconfirmed)"
             ),
         },
+        breach_duties=(
+            BreachDuty(
+                "PEOPLE",
+                "people",
+                "People affected",
+                None,
+                "State breach laws: in the most expedient time possible (e.g. Cal. Civ. Code 1798.82(a)); "
+                "state deadlines vary — configurable target",
+                "always",
+            ),
+        ),
     ),
     "IN": JurisdictionProfile(
         code="IN",
@@ -118,6 +151,39 @@ PROFILES: dict[str, JurisdictionProfile] = {
         },
         retention_notice_days=2,
         retention_notice_source="DPDP Rules 2025 r.8: 48 hours' notice before erasure for inactivity (unconfirmed)",
+        financial_year_end=(3, 31),  # Companies Act 2013 s.2(41): the financial year ends on 31 March
+        breach_duties=(
+            BreachDuty(
+                "IN-DPB",
+                "authority",
+                "Data Protection Board: intimation",
+                None,
+                "DPDP Rules 2025, Rule 7(2)(a): without delay (unconfirmed wording)",
+            ),
+            BreachDuty(
+                "IN-DPB-REPORT",
+                "authority",
+                "Data Protection Board: detailed report",
+                72,
+                "DPDP Rules 2025, Rule 7(2)(b): within 72 hours (unconfirmed wording)",
+            ),
+            BreachDuty(
+                "CERT-IN",
+                "cert_in",
+                "CERT-In: cyber incident report",
+                6,
+                "CERT-In directions of 28 Apr 2022, para (ii): within 6 hours of noticing",
+                "cert_in_listed",
+            ),
+            BreachDuty(
+                "PEOPLE",
+                "people",
+                "People affected",
+                None,
+                "DPDP Rules 2025, Rule 7(1): each affected Data Principal, without delay",
+                "always",
+            ),
+        ),
     ),
     "ZA": JurisdictionProfile(
         code="ZA",
@@ -146,6 +212,23 @@ PROFILES: dict[str, JurisdictionProfile] = {
                 minimum=False,
             ),
         },
+        breach_duties=(
+            BreachDuty(
+                "ZA-IR",
+                "authority",
+                "Information Regulator (form SCN1)",
+                None,
+                "POPIA s22(1)-(2): as soon as reasonably possible after discovery",
+            ),
+            BreachDuty(
+                "PEOPLE",
+                "people",
+                "People affected",
+                None,
+                "POPIA s22(1)-(2): as soon as reasonably possible, unless their identity cannot be established",
+                "always",
+            ),
+        ),
     ),
     "EU": JurisdictionProfile(
         code="EU",
@@ -172,6 +255,23 @@ PROFILES: dict[str, JurisdictionProfile] = {
                 3 * 365, "GDPR Art. 5(1)(e) storage limitation; BGB §195 limitation period 3 years", minimum=False
             ),
         },
+        breach_duties=(
+            BreachDuty(
+                "EU-SA",
+                "authority",
+                "Lead supervisory authority",
+                72,
+                "GDPR Art. 33(1): without undue delay, where feasible within 72 hours of awareness",
+            ),
+            BreachDuty(
+                "PEOPLE",
+                "people",
+                "People affected",
+                None,
+                "GDPR Art. 34(1): without undue delay when likely to result in a high risk",
+                "high_risk",
+            ),
+        ),
     ),
     "UK": JurisdictionProfile(
         code="UK",
@@ -196,6 +296,23 @@ PROFILES: dict[str, JurisdictionProfile] = {
                 6 * 365, "Limitation Act 1980 s.5: claims on a contract within 6 years", minimum=False
             ),
         },
+        breach_duties=(
+            BreachDuty(
+                "UK-ICO",
+                "authority",
+                "Information Commissioner's Office",
+                72,
+                "UK GDPR Art. 33(1): without undue delay, where feasible within 72 hours of awareness",
+            ),
+            BreachDuty(
+                "PEOPLE",
+                "people",
+                "People affected",
+                None,
+                "UK GDPR Art. 34(1): without undue delay when likely to result in a high risk",
+                "high_risk",
+            ),
+        ),
     ),
 }
 

@@ -211,6 +211,11 @@ class Client(TenantModel):
     remittance_details = EncryptedField(
         subject="workspace", subject_type="workspace", help_text="Bank account for remittances (encrypted)"
     )
+    # The contract's deadline for telling this client of a breach involving its data
+    # (a processor tells its controller: GDPR Art. 33(2)); docs/incidents.md.
+    breach_notice_hours = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(1), MaxValueValidator(720)]
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     # Moved from the debtors app (ADR 0015): the table and the encryption binding

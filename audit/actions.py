@@ -118,6 +118,13 @@ WORKSPACE_CLOSED = "workspace.closed"
 WORKSPACE_CLOSURE_CANCELLED = "workspace.closure_cancelled"
 WORKSPACE_EXPORTED = "workspace.exported"
 WORKSPACE_PURGED = "workspace.purged"
+RETENTION_HOLDS_EXPORTED = "retention.holds_exported"
+# Incidents (issue 14): the breach register, its clocks, notices and security alerts.
+INCIDENT_CREATED = "incident.created"
+INCIDENT_DUTY_DECIDED = "incident.duty_decided"
+INCIDENT_DUTY_DONE = "incident.duty_done"
+INCIDENT_STATUS_CHANGED = "incident.status_changed"
+INCIDENT_UPDATED = "incident.updated"
 
 
 def ledger(kind: str) -> str:

@@ -139,9 +139,13 @@ PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = env.int("PLACEMENT_IMPORT_PIPELINE_MIN_ROWS
 # Rejects files hold rejected rows as uploaded (personal data in clear text): the
 # hourly collections upkeep deletes them this many days after the import finished.
 PLACEMENT_REJECTS_RETENTION_DAYS = env.int("PLACEMENT_REJECTS_RETENTION_DAYS", default=30)
+# How long the operator keeps database backups (docs/retention.md, "Backups"): shown on the
+# retention schedule; an erased person's data leaves the backups this long after erasure.
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=35)
 # How often a process re-reads the shared "shred generation" of cached data keys
 # (kernel/crypto/keyring.py): a shredded key stops being used within this many seconds.
 KEYRING_SHRED_CHECK_SECONDS = env.float("KEYRING_SHRED_CHECK_SECONDS", default=1.0)
+RETENTION_MAX_BATCH = env.int("RETENTION_MAX_BATCH", default=0)  # caps every purge batch (tests; 0: none)
 
 # --- Cache, Celery --------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
