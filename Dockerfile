@@ -57,6 +57,7 @@ RUN DJANGO_SETTINGS_MODULE=collectpro.settings.production \
     DATABASE_URL=sqlite:////tmp/build-only.sqlite3 \
     FIELD_ENCRYPTION_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     BLIND_INDEX_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    AUDIT_CHECKPOINT_KEY=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     python manage.py collectstatic --noinput \
  && rm -f /tmp/build-only.sqlite3
 

@@ -94,7 +94,7 @@ demo: install ## migrate, seed demo data and run the dev server on 127.0.0.1:$(P
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-like: needs SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL,
-# FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY in the environment (see .env.example).
+# FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY and AUDIT_CHECKPOINT_KEY in the environment (see .env.example).
 # Celery worker and beat run in the background and are stopped when gunicorn exits.
 # PYTHONPATH: the project's packages are not installed (pyproject declares none), and
 # celery only puts the current directory on sys.path while it looks up the app.

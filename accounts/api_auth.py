@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +12,18 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from accounts.services import api_key_touch
+from kernel.middleware import client_ip
+
+# Told of every authenticated API call: ``listener(api_key=, ip=)`` (ip may be None).
+# Higher apps register in their AppConfig.ready(); incidents watches for a key used
+# from a network it has never used (incidents/alert_hooks.py).
+ApiKeyUseListener = Callable[..., None]
+_use_listeners: list[ApiKeyUseListener] = []
+
+
+def register_api_key_use_listener(listener: ApiKeyUseListener) -> None:
+    if listener not in _use_listeners:
+        _use_listeners.append(listener)
 
 
 class ApiKeyPrincipal:
@@ -45,6 +58,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         api_key_touch(api_key=api_key)
+        ip = client_ip(request._request)
+        for listener in _use_listeners:
+            listener(api_key=api_key, ip=ip)
         return ApiKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 
-from accounts.models import Workspace
-from accounts.selectors import api_key_by_secret, membership_for, workspace_get_by_slug
+from accounts.models import Membership, Workspace
+from accounts.selectors import api_key_by_secret, closed_workspace_of_key, membership_for, workspace_get_by_slug
 from accounts.services import sha256_hex
 from kernel.context import update_request_info
 from kernel.tenancy.context import db_scope, workspace_context
@@ -25,6 +27,31 @@ def _bearer_secret(request: HttpRequest) -> str | None:
     return secret.strip()
 
 
+def closed_message(workspace: Workspace) -> str:
+    """What a closed workspace answers, with its dates in its own time zone."""
+    zone = zoneinfo.ZoneInfo(workspace.timezone)
+
+    def day(moment: datetime | None) -> str:
+        local = moment.astimezone(zone) if moment else None
+        return f"{local.day} {local:%B %Y}" if local else "(unknown)"
+
+    if workspace.purged_at is not None:
+        return f"This workspace was closed on {day(workspace.closed_at)}; its data was purged on {day(workspace.purged_at)}."
+    return f"This workspace was closed on {day(workspace.closed_at)}; its data will be purged on {day(workspace.purge_after)}."
+
+
+def _closed_api(workspace: Workspace) -> HttpResponse:
+    """410 in the API's error format (kernel.api.errors)."""
+    return JsonResponse({"error": {"code": "workspace_closed", "message": closed_message(workspace)}}, status=410)
+
+
+def _open_when_closed(request: HttpRequest, membership: Membership) -> bool:
+    """The closure pages (views marked ``open_when_closed``) stay open to an owner, who
+    downloads the export and may cancel the closure there."""
+    view = resolve(request.path_info).func
+    return bool(getattr(view, "open_when_closed", False)) and membership.can("workspace.close")
+
+
 def _user_has_mfa(user: object) -> bool:
     from allauth.mfa.models import Authenticator
 
@@ -38,6 +65,9 @@ class TenancyMiddleware:
       a member, else 404 (never 403, which would confirm the workspace exists).
       If the workspace requires MFA and the user has none, they are sent to set it up.
     * ``Authorization: Bearer <key>`` (API): the workspace comes from the key.
+    * A closed workspace (retention/closure.py) answers 410 at once: an HTML page for
+      its members (owners still reach the closure pages), the API's JSON error
+      ``workspace_closed`` for its keys, revoked at the closure or not.
     * anything else: no workspace; on PostgreSQL the transaction still carries the
       user id so the user can list their own memberships.
     """
@@ -58,9 +88,14 @@ class TenancyMiddleware:
         if secret is not None:
             with db_scope(api_key_hash=sha256_hex(secret)):
                 api_key = api_key_by_secret(secret=secret)
+                closed = closed_workspace_of_key(secret=secret) if api_key is None else None
+            if closed is not None:
+                return _closed_api(closed)
             if api_key is None:
                 # DRF's authentication answers 401 in its documented error format.
                 return self.get_response(request)
+            if api_key.workspace.is_closed:
+                return _closed_api(api_key.workspace)
             request.api_key = api_key  # type: ignore[attr-defined]
             request.workspace = api_key.workspace  # type: ignore[attr-defined]
             update_request_info(actor_api_key_id=str(api_key.pk), source="api")
@@ -101,6 +136,13 @@ class TenancyMiddleware:
             membership = membership_for(workspace=workspace, user=request.user)  # type: ignore[arg-type]
             if membership is None:
                 raise Http404("No such workspace")
+            if workspace.is_closed and not _open_when_closed(request, membership):
+                context = {
+                    "closed_workspace": workspace,
+                    "message": closed_message(workspace),
+                    "is_owner": membership.can("workspace.close") and workspace.purged_at is None,
+                }
+                return render(request, "retention/closure_gone.html", context, status=410)
             request.workspace = workspace  # type: ignore[attr-defined]
             request.membership = membership  # type: ignore[attr-defined]
             if workspace.require_mfa and not _user_has_mfa(request.user):

@@ -214,7 +214,7 @@ class Client(TenantModel):
     # The contract's deadline for telling this client of a breach involving its data
     # (a processor tells its controller: GDPR Art. 33(2)); docs/incidents.md.
     breach_notice_hours = models.PositiveSmallIntegerField(
-        default=24, validators=[MinValueValidator(1), MaxValueValidator(720)]
+        default=24, db_default=24, validators=[MinValueValidator(1), MaxValueValidator(720)]
     )
     created_at = models.DateTimeField(default=dj_timezone.now)
 

@@ -59,6 +59,14 @@ def api_key_by_secret(*, secret: str) -> ApiKey | None:
     )
 
 
+def closed_workspace_of_key(*, secret: str) -> Workspace | None:
+    """The closed workspace whose key this is, revoked (as closing revokes them) or
+    not: its calls are told the workspace is closed rather than that the key is
+    wrong. Runs where ``api_key_by_secret`` runs."""
+    key = ApiKey.unscoped.select_related("workspace").filter(key_hash=sha256_hex(secret)).first()
+    return key.workspace if key is not None and key.workspace.is_closed else None
+
+
 def invitations_pending(*, workspace: Workspace) -> QuerySet[Invitation]:
     from django.utils import timezone
 

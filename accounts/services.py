@@ -521,7 +521,7 @@ def user_account_delete(*, user: User, actor: User | None = None, reason: str = 
         raise ValidationError(
             f"You are the only owner of {names}. Hand it over first: make another member an owner "
             "(Members page of the workspace), then delete your account. If no one else belongs to it, "
-            "ask the operator to close the workspace."
+            "close the workspace first (Settings → Close this workspace)."
         )
     acting_id = (actor or user).pk
     old_email = user.email

@@ -51,9 +51,14 @@ def workspace_task(*, context: bool = True, **options: Any) -> Callable[[Callabl
     return decorator
 
 
-def fan_out(task: Any) -> int:
-    """Queue ``task`` once per workspace (the beat entry points); how many were queued."""
-    ids = list(Workspace.objects.order_by("pk").values_list("pk", flat=True))
+def fan_out(task: Any, *, include_closed: bool = False) -> int:
+    """Queue ``task`` once per workspace (the beat entry points); how many were queued.
+    A closed workspace has stopped working: only duties that remove data
+    (``include_closed``: retention's purge, expiring files) still run for it."""
+    workspaces = Workspace.objects.order_by("pk")
+    if not include_closed:
+        workspaces = workspaces.filter(closed_at__isnull=True)
+    ids = list(workspaces.values_list("pk", flat=True))
     for workspace_id in ids:
         task.delay(workspace_id)
     return len(ids)

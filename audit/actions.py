@@ -125,6 +125,11 @@ INCIDENT_DUTY_DECIDED = "incident.duty_decided"
 INCIDENT_DUTY_DONE = "incident.duty_done"
 INCIDENT_STATUS_CHANGED = "incident.status_changed"
 INCIDENT_UPDATED = "incident.updated"
+ALERT_RAISED, ALERT_DISMISSED, ALERT_TO_INCIDENT = "alert.raised", "alert.dismissed", "alert.to_incident"
+INCIDENT_NOTIFIED = "incident.notified"  # notices to the people started / a batch handed over; a client told
+INCIDENT_AFFECTED_FROZEN = "incident.affected_frozen"  # the finder's people frozen on the incident (counts only)
+INCIDENT_REMINDED = "incident.reminded"  # a duty's deadline nears or passed: who must act was emailed
+INCIDENTS_EXPORTED = "incidents.exported"  # the register as CSV (references, statuses, dates)
 
 
 def ledger(kind: str) -> str:

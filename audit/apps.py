@@ -9,6 +9,7 @@ class AuditConfig(AppConfig):
         from audit import (
             personal_data,  # noqa: F401  (registry declarations)
             retention,  # noqa: F401  (retention stores)
+            signing,  # noqa: F401  (the checkpoint key's system check)
         )
         from audit.services import audit_record
         from kernel.audit_port import register_audit_recorder

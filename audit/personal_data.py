@@ -1,5 +1,5 @@
-from audit.models import AuditEvent
-from kernel.privacy.registry import PD, SECURITY_LOGS, Basis, Category, Erasure, declare
+from audit.models import AuditCheckpoint, AuditEvent
+from kernel.privacy.registry import PD, SECURITY_LOGS, Basis, Category, Erasure, declare, declare_not_personal
 
 declare(
     AuditEvent,
@@ -22,4 +22,10 @@ declare(
             keep_law="GDPR Art. 5(2) accountability; DPDP Rules r.8(3)",
         ),
     },
+)
+
+declare_not_personal(
+    AuditCheckpoint,
+    signature="a cryptographic signature by CollectPro's checkpoint key, not a person's",
+    previous_signature="the previous checkpoint's signature by CollectPro's key, not a person's",
 )

@@ -38,6 +38,8 @@ LARGE_BENCHMARKS: tuple[str, ...] = (
     "priority",
     "privacy",
     "privacy_erasure",
+    "retention",
+    "incidents",
 )
 
 

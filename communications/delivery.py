@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from audit import actions
 from audit.services import audit_record
-from communications.log import contact_not_made
+from communications.log import LEGAL_NOTICE, contact_not_made
 from communications.models import Communication
 from communications.sms import SmsSendError, get_sms_provider
 from consent.optout import opt_out_url
@@ -125,7 +125,8 @@ def delivery_claim(*, communication: Communication, queued_at: datetime | None =
     """Ask the rules again, at the time of sending: what changed since the message
     was queued — an opt-out, a dispute, a payment in full — withholds it (status
     ``refused``, with the reasons); the debtor's contact hours are asked again too
-    when the hand-off is late (``queued_at`` more than ``DELIVERY_GRACE`` ago).
+    when the hand-off is late (``queued_at`` more than ``DELIVERY_GRACE`` ago). A
+    notice the law requires (``LEGAL_NOTICE``) is not collection contact: no rule is asked.
     Otherwise claim it (``queued`` → ``sending``) and return what to send. A
     message that is not ``queued`` returns its status: it is sent at most once."""
     if communication.status != "queued":
@@ -136,7 +137,11 @@ def delivery_claim(*, communication: Communication, queued_at: datetime | None =
     ignored = _DECIDED_AT_QUEUEING
     if queued_at is None or now - queued_at <= DELIVERY_GRACE:
         ignored = ignored | _TIME_OF_DAY
-    reasons = [r for r in can_contact(debt, communication.channel, now).reasons if r.code not in ignored]
+    reasons = (
+        []
+        if communication.outcome == LEGAL_NOTICE
+        else [r for r in can_contact(debt, communication.channel, now).reasons if r.code not in ignored]
+    )
     if reasons:
         communication_withheld(communication=communication, reasons=[r.as_dict() for r in reasons])
         return "refused"

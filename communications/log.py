@@ -28,6 +28,11 @@ from debtors.services.ledger import debt_event
 from debtors.services.priority import rescore
 from kernel.crypto.fields import FieldErasure, field_erase
 
+# ``Communication.outcome`` of a notice the law requires (before erasure for inactivity):
+# not collection contact — it passes no contact rule, when queued or when sent (an
+# opt-out of collection messages must not stop it), and is never the debt's last contact.
+LEGAL_NOTICE = "legal_notice"
+
 
 def _communication(*, debt: Debt, channel: str, at: datetime, actor: Actor, **fields: Any) -> Communication:
     """Insert one row of the log (inside the caller's transaction)."""
@@ -59,6 +64,7 @@ def contact_not_made(*, debt: Debt) -> None:
         Communication.objects.for_workspace(debt.workspace_id)
         .filter(debt_id=debt.pk)
         .exclude(status__in=["refused", "failed", "bounced"])
+        .exclude(outcome=LEGAL_NOTICE)
         .aggregate(last=Max("occurred_at"))["last"]
     )
     Debt.objects.for_workspace(debt.workspace_id).filter(pk=debt.pk).update(last_contact_at=last)
@@ -129,6 +135,41 @@ def communication_queued(
         obj=comm,
         actor_user_id=getattr(actor, "pk", None),
         metadata={"channel": channel, "template": template},
+    )
+    return comm
+
+
+def legal_notice_queued(
+    *,
+    debt: Debt,
+    channel: str,
+    content: str,
+    template: str,
+    template_label: str,
+    at: datetime | None = None,
+    actor: Actor = None,
+) -> Communication:
+    """A notice the law requires, waiting for delivery (``LEGAL_NOTICE``; the caller
+    queues it): recorded, on the timeline and audited like a message, but it does not
+    count as contact (the debt's last contact does not move)."""
+    comm = _communication(
+        debt=debt,
+        channel=channel,
+        at=at or timezone.now(),
+        actor=actor,
+        direction="outbound",
+        status="queued",
+        outcome=LEGAL_NOTICE,
+        content=content,
+        template=template[:100],
+    )
+    debt_event(debt, f"communication.{channel}", f"{channel.title()} queued ({template_label})", obj=comm, actor=actor)
+    audit_record(
+        action=actions.COMMUNICATION_QUEUED,
+        workspace=debt.workspace_id,
+        obj=comm,
+        actor_user_id=getattr(actor, "pk", None),
+        metadata={"channel": channel, "template": template, "legal_notice": True},
     )
     return comm
 

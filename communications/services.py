@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.types import Actor, actor_user
 from communications import hooks
-from communications.log import communication_queued, contact_gate
+from communications.log import communication_queued, contact_gate, legal_notice_queued
 from communications.models import Communication, MessageTemplate
 from communications.tasks import deliver_communication
 from consent.optout import opt_out_url
@@ -137,6 +137,39 @@ def communication_send(
             content=f"{subject}\n\n{body}" if subject else body,
             template=f"{template.name}@v{template.version}",
             template_label=f"{template.name} v{template.version}",
+            at=at,
+            actor=actor,
+        )
+        queued_at = timezone.now().isoformat()
+        transaction.on_commit(lambda: deliver_communication.delay(debt.workspace_id, str(comm.pk), queued_at))
+    return comm
+
+
+def legal_notice_send(
+    *,
+    debt: Debt,
+    channel: str,
+    subject: str,
+    body: str,
+    template: str,
+    template_label: str,
+    at: datetime | None = None,
+    actor: Actor = None,
+) -> Communication:
+    """Send a notice the law requires about the person's data (e.g. before erasure for
+    inactivity) to the email or phone on file, through the same log and delivery as
+    every message. It is not collection contact: the contact rules are not asked (an
+    opt-out or a cease-communication request does not stop it), it carries no opt-out
+    line, and it does not count as the debt's last contact."""
+    if channel not in ("email", "sms"):
+        raise ValidationError({"channel": "A notice goes by email or SMS."})
+    with transaction.atomic():
+        comm = legal_notice_queued(
+            debt=debt,
+            channel=channel,
+            content=f"{subject}\n\n{body}" if channel == "email" else body,
+            template=template,
+            template_label=template_label,
             at=at,
             actor=actor,
         )

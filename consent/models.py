@@ -134,6 +134,20 @@ class ConsentRecord(TenantModel):
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     rls_append_only: ClassVar[bool] = True
+    # Pruned only through kernel.tenancy.rls.prune_append_only (consent/retention.py):
+    # never within a year of the record, and never the standing choice of a person who
+    # still exists — a record is deletable only once a later record of the same person
+    # and purpose superseded it, or the person was erased (their data key shredded).
+    # Deleting a standing withdrawal would make the person contactable again.
+    rls_prune_column: ClassVar[str] = "created_at"
+    rls_prune_min_days: ClassVar[int] = 365
+    rls_prune_guard: ClassVar[str] = (
+        "EXISTS (SELECT 1 FROM consent_consentrecord n WHERE n.workspace_id = t.workspace_id"
+        " AND n.subject_type = t.subject_type AND n.subject_id = t.subject_id AND n.purpose = t.purpose"
+        " AND (n.created_at, n.id) > (t.created_at, t.id))"
+        " OR EXISTS (SELECT 1 FROM collectpro_subjectkey k WHERE k.workspace_id = t.workspace_id"
+        " AND k.subject_type = t.subject_type AND k.subject_id = t.subject_id AND k.shredded_at IS NOT NULL)"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "subject_type", "subject_id", "purpose", "-created_at"])]

@@ -133,7 +133,9 @@ def queue_export(request: HttpRequest, workspace: Workspace, membership: Members
     only — no contact details."""
     form = f.QueueFilterForm(request.GET or None, clients=clients_list(workspace=workspace), agents=_agents(workspace))
     rows = queue_export_rows(workspace=workspace, membership=membership, filters=form.filters())
-    debts_export_record(workspace=workspace, rows=len(rows), filters=request.GET.keys())
+    debts_export_record(
+        workspace=workspace, rows=len(rows), filters=request.GET.keys(), debtor_ids=(d.debtor_id for d in rows)
+    )
 
     def stream() -> Iterator[str]:
         w = csv_line_writer()

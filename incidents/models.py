@@ -224,3 +224,18 @@ class AlertThresholds(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace"], name="alert_thresholds_one_per_workspace")]
+
+
+class ApiKeyNetwork(TenantModel):
+    """A network (IPv4 /24, IPv6 /48) an API key has been used from. The first network a
+    key is used from is its baseline; each later new one raises a ``new_network`` alert
+    (``incidents.alert_hooks``). A key is an integration's credential, not a person, and
+    only the network prefix is kept, never the full address."""
+
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
+    network = models.CharField(max_length=64)
+    first_seen = models.DateTimeField(default=dj_timezone.now)
+    last_seen = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "network"], name="api_key_network_once")]

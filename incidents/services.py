@@ -16,6 +16,7 @@ history in the same transaction.
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -154,7 +155,7 @@ def incident_create(
             with transaction.atomic():
                 incident = Incident(
                     workspace=workspace,
-                    reference=_next_reference(workspace, timezone.localdate(now).year),
+                    reference=_next_reference(workspace, now.astimezone(zoneinfo.ZoneInfo(workspace.timezone)).year),
                     created_by=actor_user(actor),
                     created_at=now,
                     updated_at=now,
@@ -384,10 +385,11 @@ def duty_done(
             )
         deadline = duty.due_at or duty.target_at
         late = deadline is not None and now > deadline
-        if late and not late_reason.strip():
+        if late and deadline is not None and not late_reason.strip():
+            zone = Workspace.objects.get(pk=duty.workspace_id).timezone  # the deadline as the workspace reads it
             raise ValidationError(
                 {
-                    "late_reason": f"The deadline passed ({timezone.localtime(deadline):%Y-%m-%d %H:%M}): give the reasons for the delay."
+                    "late_reason": f"The deadline passed ({deadline.astimezone(zoneinfo.ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}): give the reasons for the delay."
                 }
             )
         duty.done_at, duty.done_by = now, actor_user(actor)

@@ -165,9 +165,14 @@ def payment_link_revoke(*, link: PaymentLink, actor: Actor = None) -> PaymentLin
 
 
 def link_by_token(token: str) -> PaymentLink | None:
-    """The link for a token from a URL (readable under RLS only through its hash)."""
+    """The link for a token from a URL (readable under RLS only through its hash). A
+    closed workspace's links are unknown: a closed agency takes no payments."""
     with db_scope(payment_link_hash=token_hash(token)):
-        return PaymentLink.unscoped.select_related("workspace").filter(token_hash=token_hash(token)).first()
+        return (
+            PaymentLink.unscoped.select_related("workspace")
+            .filter(token_hash=token_hash(token), workspace__closed_at__isnull=True)
+            .first()
+        )
 
 
 def link_is_usable(link: PaymentLink, now: datetime | None = None) -> bool:

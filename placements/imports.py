@@ -40,7 +40,7 @@ import logging
 import random
 import secrets
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 from django.conf import settings
@@ -48,6 +48,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 
@@ -55,6 +56,8 @@ from accounts.models import Client, Workspace
 from accounts.types import Actor, actor_user
 from audit import actions
 from audit.services import audit_record, record_personal_data_access
+from kernel.privacy.registry import Retention
+from kernel.retention import period_days
 from kernel.tenancy import workspace_context
 from placements.import_header import COLUMNS, clean_header_map, header_positions, parse_header_map, read_header
 from placements.import_plan import ChunkPlanner
@@ -79,7 +82,11 @@ __all__ = [
     "placement_import_enqueue",
     "placement_import_execute",
     "placement_import_rejects",
+    "placement_rejects_delete",
+    "placement_rejects_due",
     "placement_rejects_purge",
+    "placement_uploads_due",
+    "placement_uploads_expire",
     "rejects_download",
 ]
 
@@ -269,16 +276,38 @@ def generate_placements_csv(path: Any, rows: int, *, clients: list[str], seed: i
             )
 
 
-def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
-    """Delete the rejects files of imports that finished more than
-    ``PLACEMENT_REJECTS_RETENTION_DAYS`` ago (their rows are personal data as
-    uploaded); the jobs keep their counts. One audit event per run that deleted
-    any. Idempotent; returns how many files were deleted."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.PLACEMENT_REJECTS_RETENTION_DAYS)
-    due = list(
-        PlacementImport.objects.for_workspace(workspace_id)
+# --- Retention of the files (placements/retention.py registers the stores) -----------
+
+# Rejected rows are kept as uploaded (personal data in clear text) only for the client
+# to correct and send them again. PLACEMENT_REJECTS_RETENTION_DAYS stays the default;
+# a jurisdiction profile or a workspace may set its own period for this category.
+PLACEMENT_FILES = Retention(
+    settings.PLACEMENT_REJECTS_RETENTION_DAYS,
+    "the import finished",
+    "data minimisation (GDPR Art. 5(1)(c) and (e), DPDP Act s.8(7)): rejected rows are kept only to be "
+    "corrected and sent again (PLACEMENT_REJECTS_RETENTION_DAYS)",
+    name="PLACEMENT_FILES",
+)
+UNFINISHED = (ImportStatus.PENDING, ImportStatus.RUNNING)
+
+
+def placement_rejects_due(*, workspace: Any, cutoff: datetime) -> QuerySet[PlacementImport]:
+    """Imports that finished before ``cutoff`` and still have a rejects file."""
+    return (
+        PlacementImport.objects.for_workspace(workspace)
         .filter(finished_at__lt=cutoff, rejects_purged_at__isnull=True)
+        .exclude(rejects_storage_name="")
+    )
+
+
+def placement_rejects_delete(*, workspace: Any, ids: list[Any], now: datetime, days: int) -> int:
+    """Delete the rejects files of the imports ``ids`` (their rows are personal data as
+    uploaded); the jobs keep their counts. A file that cannot be deleted keeps its job
+    pointing at it for a later run. One audit event per call that deleted any;
+    idempotent; returns how many files were deleted."""
+    due = list(
+        PlacementImport.objects.for_workspace(workspace)
+        .filter(pk__in=ids, rejects_purged_at__isnull=True)
         .exclude(rejects_storage_name="")
         .values_list("pk", "rejects_storage_name")
     )
@@ -294,28 +323,70 @@ def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
         purged.append(pk)
     if purged:
         with transaction.atomic():
-            PlacementImport.objects.for_workspace(workspace_id).filter(pk__in=purged).update(
+            PlacementImport.objects.for_workspace(workspace).filter(pk__in=purged).update(
                 rejects_storage_name="", rejects_purged_at=now
             )
             audit_record(
                 action=actions.PLACEMENT_REJECTS_PURGED,
-                workspace=workspace_id,
+                workspace=workspace,
                 object_type="debtors.placementimport",
-                metadata={
-                    "imports": [str(pk) for pk in purged],
-                    "retention_days": settings.PLACEMENT_REJECTS_RETENTION_DAYS,
-                },
+                metadata={"imports": [str(pk) for pk in purged], "retention_days": days},
             )
     return len(purged)
+
+
+def placement_rejects_purge(*, workspace_id: int, now: Any = None) -> int:
+    """Delete now every rejects file past the workspace's period (the nightly purge
+    does the same through its store); how many were deleted."""
+    now = now or timezone.now()
+    days = period_days(Workspace.objects.get(pk=workspace_id), PLACEMENT_FILES)
+    due = placement_rejects_due(workspace=workspace_id, cutoff=now - timedelta(days=days))
+    return placement_rejects_delete(
+        workspace=workspace_id, ids=list(due.values_list("pk", flat=True)), now=now, days=days
+    )
+
+
+def placement_uploads_due(*, workspace: Any, cutoff: datetime) -> QuerySet[PlacementImport]:
+    """Imports created before ``cutoff`` that never finished (the worker was lost):
+    their upload, every row in clear text, is still on disk. A finished import's upload
+    was deleted when it finished."""
+    return PlacementImport.objects.for_workspace(workspace).filter(status__in=UNFINISHED, created_at__lt=cutoff)
+
+
+def placement_uploads_expire(*, workspace: Any, ids: list[Any], now: datetime, days: int) -> int:
+    """Delete the uploads of the unfinished imports ``ids`` and end them as failed,
+    saying why; how many were ended. Idempotent (an ended import is not unfinished)."""
+    jobs = list(
+        PlacementImport.objects.for_workspace(workspace)
+        .filter(pk__in=ids, status__in=UNFINISHED)
+        .values_list("pk", "storage_name")
+    )
+    ended = []
+    for pk, name in jobs:
+        try:
+            if name:
+                default_storage.delete(name)
+        except OSError:
+            logger.exception("placement import %s: could not delete its upload; will retry", pk)
+            continue
+        ended.append(pk)
+    if ended:
+        PlacementImport.objects.for_workspace(workspace).filter(pk__in=ended, status__in=UNFINISHED).update(
+            status=ImportStatus.FAILED,
+            finished_at=now,
+            error=f"The import never finished; its file was deleted {days} days after the upload (retention rule).",
+        )
+    return len(ended)
 
 
 def rejects_download(job: PlacementImport) -> Any:
     """The rejects CSV of a job as a download, audited (it holds rows as uploaded);
     410 Gone once the retention rule has deleted it."""
     if job.rejects_purged_at is not None:
+        days = period_days(job.workspace, PLACEMENT_FILES)
         return HttpResponse(
             f"The rejects file was deleted on {job.rejects_purged_at:%Y-%m-%d}, "
-            f"{settings.PLACEMENT_REJECTS_RETENTION_DAYS} days after the import (retention rule).",
+            f"{days} days after the import (retention rule).",
             status=410,
             content_type="text/plain; charset=utf-8",
         )

@@ -8,8 +8,8 @@ from typing import Any
 from celery import shared_task
 
 from accounts.models import Workspace
-from accounts.tasking import fan_out, workspace_task
-from placements.imports import placement_import_execute, placement_rejects_purge
+from accounts.tasking import workspace_task
+from placements.imports import placement_import_execute
 
 
 @workspace_task(context=False, bind=True, acks_late=True, name="debtors.tasks.placement_import_run")
@@ -18,12 +18,10 @@ def placement_import_run(task: Any, workspace: Workspace, import_id: str) -> str
     return str(job.status)
 
 
-@workspace_task()
-def placements_upkeep(workspace: Workspace) -> dict[str, int]:
-    """Rejects files (rejected rows in clear text) are deleted after their retention period."""
-    return {"rejects_purged": placement_rejects_purge(workspace_id=workspace.pk)}
-
-
 @shared_task
 def placements_upkeep_all() -> int:
-    return fan_out(placements_upkeep)
+    """Nothing left to do: rejects files are deleted by the nightly retention purge
+    (placements/retention.py), closed workspaces included. Kept so that the hourly
+    beat entry an earlier release left in the database (django-celery-beat keeps
+    removed entries) still finds its task."""
+    return 0

@@ -3,9 +3,10 @@ execution and a statement.
 
 - ``erasure_preview(*, workspace, debtor) -> dict``: the plan, stored nowhere (a
   dry run from the command line).
-- ``erasure_plan(*, workspace, debtor, request=None, actor=None, reason="") -> ErasurePlan``:
-  the plan stored as a draft (``ErasurePlan.plan``: per model and field, what is done,
-  to how many rows, why, under which law, until when), audited.
+- ``erasure_plan(*, workspace, debtor, request=None, actor=None, reason="", retention_run="",
+  as_of=None) -> ErasurePlan``: the plan stored as a draft (``ErasurePlan.plan``: per model
+  and field, what is done, to how many rows, why, under which law, until when), audited.
+  A retention purge's plan names its run and counts periods from the run's clock.
 - ``erasure_approve(*, plan, actor, operator=False, reason="") -> ErasurePlan``: by a
   member who may handle privacy requests (managers, admins, owners) or the workspace's
   privacy contact; or by an operator on the command line, with the reason (a court
@@ -27,6 +28,12 @@ still encrypted under it, backups included, becomes unreadable; what is kept was
 moved under their retention key before. The request's statement goes to the
 requester's address, captured (encrypted under the workspace's key) before the
 person's email is erased and forgotten once sent.
+
+**A retention purge** (``privacy_requests.retention_people``: the person's collection
+records are past their period) runs the same plan and steps without a request: nobody
+is sent a statement and the client gets no email (nothing was asked; the purge's
+receipt is the record), but each debt's timeline says the person's data was erased at
+the end of its retention period.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import base64
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -163,12 +171,12 @@ def _export_files(workspace: Workspace, debtor: Debtor) -> Any:
     )
 
 
-def erasure_preview(*, workspace: Workspace, debtor: Debtor) -> dict[str, Any]:
-    """The plan for erasing ``debtor`` now, stored nowhere (``has_work`` False: a
-    finished erasure, nothing left to do)."""
+def erasure_preview(*, workspace: Workspace, debtor: Debtor, now: datetime | None = None) -> dict[str, Any]:
+    """The plan for erasing ``debtor`` now (or as of ``now``), stored nowhere
+    (``has_work`` False: a finished erasure, nothing left to do)."""
     if debtor.workspace_id != workspace.pk:
         raise ValidationError({"debtor": "No such debtor."})
-    summary = plan_summary(erasure_decide(workspace=workspace, debtor=debtor))
+    summary = plan_summary(erasure_decide(workspace=workspace, debtor=debtor, now=now))
     other = _other_work(workspace, debtor)
     summary.update(other)
     summary["has_work"] = summary["has_work"] or any(other.values())
@@ -182,9 +190,13 @@ def erasure_plan(
     request: PrivacyRequest | None = None,
     actor: Actor = None,
     reason: str = "",
+    retention_run: str = "",
+    as_of: datetime | None = None,
 ) -> ErasurePlan:
     """Store the plan (a dry run: nothing of the person's is changed) as a draft and
-    audit it. A verified erasure request moves to in progress."""
+    audit it. A verified erasure request moves to in progress. ``retention_run``: the
+    retention purge run the plan belongs to (no request), whose clock ``as_of`` the
+    periods are counted from."""
     if debtor is None or debtor.workspace_id != workspace.pk:
         raise ValidationError({"debtor": "The request is not matched to a debtor of this workspace."})
     if request is not None:
@@ -194,7 +206,9 @@ def erasure_plan(
             raise ValidationError({"request": "Only an erasure request is answered with an erasure."})
         if request.status in CLOSED_STATUSES:
             raise ValidationError({"request": "The request is closed."})
-    summary = erasure_preview(workspace=workspace, debtor=debtor)
+    if retention_run and request is not None:
+        raise ValidationError({"request": "A retention purge answers no request."})
+    summary = erasure_preview(workspace=workspace, debtor=debtor, now=as_of)
     with transaction.atomic():
         if request is not None:
             request = PrivacyRequest.objects.for_workspace(workspace).select_for_update().get(pk=request.pk)
@@ -205,6 +219,8 @@ def erasure_plan(
             plan=summary,
             reason=reason.strip()[:300],
             created_by=actor_user(actor),
+            retention_run=retention_run,
+            as_of=as_of,
         )
         plan.save(force_insert=True)
         audit_record(
@@ -217,6 +233,7 @@ def erasure_plan(
                 **{k: v for k, v in summary["counts"].items()},
                 "holds": len(summary["holds"]),
                 "unhandled": len(summary["unhandled"]),
+                **({"retention_run": retention_run} if retention_run else {}),
             },
         )
         if request is not None:
@@ -343,16 +360,19 @@ class _Run:
         self.workspace = workspace
         self.plan_id = plan.pk
         self.debtor_id = plan.debtor_id
+        self.as_of = plan.as_of
         self._decisions: Decisions | None = None
 
     @property
     def decisions(self) -> Decisions:
         if self._decisions is None:
             debtor = Debtor.objects.for_workspace(self.workspace).get(pk=self.debtor_id)
-            self._decisions = erasure_decide(workspace=self.workspace, debtor=debtor)
+            self._decisions = erasure_decide(workspace=self.workspace, debtor=debtor, now=self.as_of)
         return self._decisions
 
     def _reason(self, plan: ErasurePlan) -> str:
+        if plan.retention_run:
+            return f"retention purge {plan.retention_run}"
         return f"erasure {plan.request.reference if plan.request else plan.pk}"
 
     def step(self, name: str) -> None:
@@ -390,6 +410,7 @@ class _Run:
                     "outcome": str(plan.statement.get("outcome", "")),
                     "statement_sent": bool(steps.get("statement", {}).get("sent")),
                     "clients_told": int(steps.get("client", {}).get("clients", 0)),
+                    **({"retention_run": plan.retention_run} if plan.retention_run else {}),
                 },
             )
         return plan
@@ -525,13 +546,24 @@ class _Run:
 
     def _client(self, plan: ErasurePlan) -> dict[str, Any]:
         """Tell each client that placed a debt of the person: an email to its members and
-        a line on each debt's timeline."""
+        a line on each debt's timeline. A retention purge only writes the timeline: the
+        data reached the end of its period, which the client agreed to (no one asked)."""
         debts = list(
             Debt.objects.for_workspace(self.workspace)
             .filter(debtor_id=self.debtor_id)
             .select_related("client")
             .order_by("reference")
         )
+        if plan.retention_run:
+            for debt in debts:
+                debt_event(
+                    debt,
+                    "privacy.erasure",
+                    "Debtor's personal data erased at the end of its retention period "
+                    f"(retention purge {plan.retention_run})",
+                    obj=plan,
+                )
+            return {"clients": 0, "timeline": len(debts)}
         by_client: dict[Any, list[Debt]] = {}
         for debt in debts:
             by_client.setdefault(debt.client_id, []).append(debt)

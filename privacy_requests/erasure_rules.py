@@ -5,18 +5,21 @@ executes and tells.
 
 For every row ``rows_for_subject`` finds and every declared field:
 
-1. **A hold keeps it whole.** A legal hold on a debt, or an open dispute on it,
-   keeps the rows of that debt, and the person's own rows (identity, contacts)
-   because a claim or a dispute needs to know who and how to reach them (GDPR Art.
-   17(3)(e); 12 CFR 1006.38). Technical data (tokens, addresses of a browser) is
-   not needed for that and follows the registry.
+1. **A hold keeps it whole.** A legal hold (``debtors.LegalHold``) on the person, on
+   one of their debts, on the portfolio of a client that placed one, or on the whole
+   workspace, the stored ``Debt.legal_hold`` flag, or an open dispute keeps the rows
+   of each debt it covers, and the person's own rows (identity, contacts) because a
+   claim or a dispute needs to know who and how to reach them (GDPR Art. 17(3)(e);
+   12 CFR 1006.38). Technical data (tokens, addresses of a browser) is not needed
+   for that and follows the registry.
 2. **Otherwise the registry's disposition**: ``DELETE``; ``PSEUDONYMISE`` (an
    identity field becomes "Erased person <short id>", free text keeps its words but
    loses the person's own details); ``KEEP_UNTIL`` its retention, counted from the
    last relevant date of that row (the last collection activity, the end of the
    financial year of the last ledger entry, the end of the consent, the closing of
-   the request), under the law the declaration names; a retention already over
-   means delete.
+   the request), under the law the declaration names, for the workspace's period of
+   that category (``kernel.retention.period_days``: the registry's, the jurisdiction
+   profile's or the workspace's own); a retention already over means delete.
 3. **Append-only records** (the ledger, the consent ledger) are kept: the database
    refuses to change them, and they are the books and the proof.
 
@@ -40,9 +43,21 @@ from django.db import models
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.jurisdictions import PROFILES
 from accounts.models import Workspace
 from consent.models import CONSENT_PROOF, ConsentAction, ConsentRecord
-from debtors.models import Debt, Debtor, DebtorContact, Dispute, DisputeStatus, Document, LedgerEntry
+from debtors.models import (
+    Debt,
+    Debtor,
+    DebtorContact,
+    Dispute,
+    DisputeStatus,
+    Document,
+    HoldScope,
+    LedgerEntry,
+    LegalHold,
+)
+from debtors.services.holds import holds_for_debtor
 from debtors.services.records import document_sealed_key_id
 from kernel.crypto import keyring
 from kernel.crypto.fields import EncryptedField, Erased, FieldErasure, stored_key_id
@@ -57,18 +72,20 @@ from kernel.privacy.registry import (
     declaration_for,
     rows_for_subject,
 )
+from kernel.retention import period_days
 from privacy_requests.models import REQUEST_RECORDS
 
 SUBJECT_TYPE = "debtor"
 KEEP, DELETE, PSEUDONYMISE = "keep", "delete", "pseudonymise"
 LEGAL_HOLD_LAW = "GDPR Art. 17(3)(e): establishing, exercising or defending legal claims (legal hold)"
+UNTIL_LIFTED = "the legal hold is lifted"
 DISPUTE_LAW = "12 CFR 1006.38: a disputed debt is verified before collection resumes; GDPR Art. 17(3)(e)"
 BOOKS_LAW = FINANCIAL_RECORDS.source + ": erasure keeps the books"
 # A name token shorter than this is not cut out of free text ("Li" would cut too much).
 MIN_TERM = 3
-# Where the financial year does not end on 31 December (jurisdiction profiles carry no
-# financial year yet): India's ends on 31 March.
-FINANCIAL_YEAR_END = {"IN": (3, 31)}
+# The last day of each jurisdiction's financial year (its profile says; India's ends on
+# 31 March), read by the books' purge too (debtors.services.books).
+FINANCIAL_YEAR_END = {code: profile.financial_year_end for code, profile in PROFILES.items()}
 
 
 def pseudonym_for(debtor: Debtor) -> str:
@@ -78,16 +95,32 @@ def pseudonym_for(debtor: Debtor) -> str:
 
 @dataclass(frozen=True)
 class Hold:
-    debt_id: str
+    """What keeps one debt's records (and the person's identity) whole."""
+
+    debt_id: str  # "" for a hold on a person who has no debt
     reference: str
     kind: str  # legal_hold | open_dispute
     law: str
     until: str
+    scope: str = ""  # a legal hold's: debtor | debt | portfolio | workspace ("" for the stored flag)
+    why: str = ""  # a legal hold's reason and case reference ("litigation, case 2024/77")
+    hold_id: str = ""
 
     @property
     def reason(self) -> str:
-        what = "under a legal hold" if self.kind == "legal_hold" else "disputed (the dispute is open)"
-        return f"debt {self.reference} is {what}"
+        if self.kind != "legal_hold":
+            return f"debt {self.reference} is disputed (the dispute is open)"
+        target = f"debt {self.reference}" if self.debt_id else "the person"
+        on = _HELD_THROUGH.get(self.scope, "") if self.debt_id or self.scope != HoldScope.DEBTOR else ""
+        return f"{target} is under a legal hold{on}" + (f" ({self.why})" if self.why else "")
+
+
+# How a hold reaches a debt, in the statement's words ("debt ZQ-2 is under a legal hold on …").
+_HELD_THROUGH: dict[str, str] = {
+    HoldScope.DEBTOR: " on the person",
+    HoldScope.PORTFOLIO: " on the client's portfolio",
+    HoldScope.WORKSPACE: " on the whole workspace",
+}
 
 
 @dataclass
@@ -172,6 +205,7 @@ class _Dates:
 
     def __init__(self, workspace: Workspace, debtor: Debtor, debts: list[Debt], now: datetime):
         self.now = now
+        self._days: dict[str, int] = {}
         self.debtor = debtor
         self.debts = {str(d.pk): d for d in debts}
         self.fy_end = FINANCIAL_YEAR_END.get(workspace.jurisdiction, (12, 31))
@@ -184,6 +218,13 @@ class _Dates:
         }
         self._consent: list[tuple[str, str, datetime]] | None = None
         self._workspace = workspace
+
+    def days(self, rule: Retention) -> int:
+        """The workspace's period for ``rule`` (it queries: asked once per rule)."""
+        key = rule.name or f"{rule.days}|{rule.trigger}|{rule.source}"
+        if key not in self._days:
+            self._days[key] = period_days(self._workspace, rule)
+        return self._days[key]
 
     def _debts(self, debt_id: str | None) -> list[Debt]:
         if debt_id is not None and debt_id in self.debts:
@@ -249,18 +290,49 @@ def retention_end(retention: Retention, instance: models.Model, dates: _Dates) -
         start = timezone.localdate(getattr(instance, "created_at", None) or dates.now)
     else:
         start = timezone.localdate(_row_date(instance, dates))
-    return start + timedelta(days=retention.days)
+    return start + timedelta(days=dates.days(retention))
 
 
 # --- Holds -----------------------------------------------------------------------------------
 
 
+def _covers(hold: LegalHold, debt: Debt, debtor: Debtor) -> bool:
+    if hold.scope == HoldScope.WORKSPACE:
+        return True
+    if hold.scope == HoldScope.DEBTOR:
+        return hold.debtor_id == debtor.pk
+    if hold.scope == HoldScope.PORTFOLIO:
+        return hold.client_id == debt.client_id
+    return hold.debt_id == debt.pk
+
+
+def _why(hold: LegalHold) -> str:
+    why = hold.get_reason_display().lower()
+    return why + (f", case {hold.case_reference}" if hold.case_reference else "")
+
+
 def holds_for(workspace: Workspace, debtor: Debtor, debts: list[Debt]) -> list[Hold]:
-    holds = [
-        Hold(str(d.pk), d.reference, "legal_hold", LEGAL_HOLD_LAW, "the legal hold is lifted")
-        for d in debts
-        if d.legal_hold
-    ]
+    """What keeps records whole: every active legal hold that covers the person or one
+    of their debts (on the person, the debt, the client's portfolio or the workspace),
+    the stored ``Debt.legal_hold`` flag of a debt no hold explains, and open disputes.
+    One ``Hold`` per debt and cause, the most specific hold first."""
+    active = sorted(
+        holds_for_debtor(workspace=workspace, debtor=debtor),
+        key=lambda h: (list(HoldScope.values).index(h.scope) if h.scope != HoldScope.DEBT else -1, h.placed_at),
+    )
+    holds: list[Hold] = []
+    for d in debts:
+        covering = [h for h in active if _covers(h, d, debtor)]
+        for h in covering:
+            holds.append(
+                Hold(str(d.pk), d.reference, "legal_hold", LEGAL_HOLD_LAW, UNTIL_LIFTED, h.scope, _why(h), str(h.pk))
+            )
+        if d.legal_hold and not covering:
+            holds.append(Hold(str(d.pk), d.reference, "legal_hold", LEGAL_HOLD_LAW, UNTIL_LIFTED))
+    if not debts:  # a person with no debt: only a hold on them (or on everything) reaches them
+        for h in active:
+            if h.scope in (HoldScope.DEBTOR, HoldScope.WORKSPACE):
+                holds.append(Hold("", "", "legal_hold", LEGAL_HOLD_LAW, UNTIL_LIFTED, h.scope, _why(h), str(h.pk)))
     by_id = {str(d.pk): d for d in debts}
     for debt_id in (
         Dispute.objects.for_workspace(workspace)
@@ -584,5 +656,5 @@ def _books(decisions: Decisions, debts: list[Debt], dates: _Dates) -> None:
         "kept": "each debt's reference, amounts, currency, dates and balance, and every ledger entry's amount, "
         "kind and dates",
         "law": BOOKS_LAW,
-        "until": (until + timedelta(days=FINANCIAL_RECORDS.days)).isoformat() if until else "",
+        "until": (until + timedelta(days=dates.days(FINANCIAL_RECORDS))).isoformat() if until else "",
     }

@@ -28,4 +28,4 @@ def privacy_exports_expire(workspace: Workspace) -> int:
 
 @shared_task
 def privacy_exports_expire_all() -> int:
-    return fan_out(privacy_exports_expire)
+    return fan_out(privacy_exports_expire, include_closed=True)  # deleting copies goes on after a closure

@@ -342,6 +342,41 @@ class ErasurePlan(TenantModel):
     approved_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
+    # A retention purge's plan (no request): the run's id, so a run that died continues
+    # this plan instead of starting a second one, and the run's clock, from which the
+    # plan counts the periods (erasure at the end of the retention period).
+    retention_run = models.CharField(max_length=40, blank=True, default="")
+    as_of = models.DateTimeField(null=True, blank=True, help_text="Periods counted from this moment (None: now)")
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "debtor", "-created_at"])]
+        indexes = [
+            models.Index(fields=["workspace", "debtor", "-created_at"]),
+            models.Index(fields=["workspace", "retention_run", "debtor"]),
+        ]
+
+
+class NoticeOutcome(models.TextChoices):
+    QUEUED = "queued", "Sent through the communications pipeline"
+    NO_CONTACT = "no_contact", "Not sent: no email or phone on file"
+
+
+class RetentionNotice(TenantModel):
+    """The person was told that their data will be erased for inactivity (a profile's
+    ``retention_notice_days``, e.g. DPDP Rules r.8), or could not be told (no contact on
+    file). Valid while no collection activity came after it: new activity restarts the
+    clock and a later erasure needs a new notice. Ids and dates only."""
+
+    debtor = models.ForeignKey("debtors.Debtor", on_delete=models.CASCADE, related_name="+")
+    notified_at = models.DateTimeField(help_text="The purge run's clock when the notice went out")
+    activity_at = models.DateTimeField(help_text="The last collection activity the notice counted from")
+    erase_after = models.DateTimeField(help_text="Erased on or after this moment, unless activity resumes")
+    channel = models.CharField(max_length=10, blank=True, default="")
+    communication = models.ForeignKey(
+        "communications.Communication", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=12, choices=NoticeOutcome.choices)
+    run_id = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "debtor", "-notified_at"])]

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.models import Client, Membership, Workspace
 from accounts.roles import can
@@ -25,6 +26,7 @@ from reporting import dashboard as figures
 from reporting import portal
 from reporting.charts import Bar, Group, bar_chart, grouped_bars, horizontal_bars
 from reporting.formatting import format_bps, money, rate_bps
+from reporting.panels import dashboard_panels
 from reporting.queries import workspace_today
 from reporting.services import statement_download_record
 
@@ -184,6 +186,17 @@ def _other_currencies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "outstanding_text": money(r["outstanding"], r["currency"])} for r in rows]
 
 
+def _panels(workspace: Workspace, membership: Membership) -> list[dict[str, Any]]:
+    """The registered panels this member sees (reporting.panels), in order."""
+    now = timezone.now()
+    shown = []
+    for panel in dashboard_panels():
+        context = panel.build(workspace=workspace, membership=membership, now=now)
+        if context is not None:
+            shown.append({"name": panel.name, "template": panel.template, "context": context})
+    return shown
+
+
 @workspace_view()
 def dashboard(request: HttpRequest, workspace: Workspace, membership: Membership) -> HttpResponse:
     if membership.client_id is not None:
@@ -193,6 +206,7 @@ def dashboard(request: HttpRequest, workspace: Workspace, membership: Membership
         "today": today,
         "currency": workspace.currency,
         "can_view_all": can(membership, "debts.view_all"),
+        "panels": _panels(workspace, membership),
     }
     if not figures.has_visible_debts(workspace=workspace, membership=membership):
         context["empty"] = True

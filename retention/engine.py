@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ from accounts.models import Workspace
 from accounts.types import Actor, actor_user
 from audit import actions
 from audit.services import audit_record
-from debtors.services.holds import legal_hold_sync
+from debtors.services.holds import legal_hold_sync, workspace_held
 from kernel.retention import PurgeContext, RetentionStore, Scope, period_days, stores
 from kernel.tenancy import workspace_context
 from kernel.tenancy.context import db_scope, no_workspace
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 LISTING_LIMIT = 500  # lines a dry run keeps per store (the count is always complete)
 ProgressCallback = Callable[[str, int], None]  # (store name, records acted on in this batch)
+RUN_LOCK_NAMESPACE = 0x50524731  # "PRG1": pg_try_advisory_lock(namespace, hashtext(run id))
+OTHER_SCOPE = "other_scope"  # the code of the error for a category only the other scope has
 
 
 @contextmanager
@@ -74,10 +77,12 @@ def purge_start(
     scope = Scope.GLOBAL if workspace is None else Scope.WORKSPACE
     if category and not stores(category=category):
         names = sorted({s.category for s in stores()} | {s.name for s in stores()})
-        raise ValidationError({"category": f"No category or store called {category!r}. Known: {', '.join(names)}."})
+        message = f"No category or store called {category!r}. Known: {', '.join(names)}."
+        raise ValidationError({"category": ValidationError(message, code="unknown")})
     if category and not stores(scope=scope, category=category):
         where = "the installation's" if workspace is None else "a workspace's"
-        raise ValidationError({"category": f"{category!r} is not one of {where} stores."})
+        message = f"{category!r} is not one of {where} stores."
+        raise ValidationError({"category": ValidationError(message, code=OTHER_SCOPE)})
     with _scope(workspace):
         run = PurgeRun(
             workspace=workspace,
@@ -122,10 +127,13 @@ def _batch_size(store: RetentionStore) -> int:
     return min(store.batch_size, cap) if cap > 0 else store.batch_size
 
 
-def _next_keys(store: RetentionStore, ctx: PurgeContext, cursor: Any) -> list[Any]:
-    """The next batch past ``cursor``, in key order. List stores give string keys."""
+def _next_keys(store: RetentionStore, ctx: PurgeContext, cursor: Any, *, drain: bool = False) -> list[Any]:
+    """The next batch past ``cursor``, in key order. List stores give string keys.
+    ``drain``: any due records (the store's ``apply`` removes what it acts on)."""
     size = _batch_size(store)
     found = store.due(ctx)
+    if drain and isinstance(found, QuerySet):
+        return sorted(found.order_by().values_list("pk", flat=True)[:size])
     if isinstance(found, QuerySet):
         qs = found.order_by("pk")
         if cursor is not None:
@@ -136,6 +144,8 @@ def _next_keys(store: RetentionStore, ctx: PurgeContext, cursor: Any) -> list[An
 
 
 def _context(run: PurgeRun, store: RetentionStore, workspace: Workspace | None) -> PurgeContext:
+    """Call inside ``_scope``: the workspace's period and holds are read under its
+    row-level security (outside it, the application role sees no setting and no hold)."""
     return PurgeContext(
         workspace=workspace,
         now=run.as_of,
@@ -143,6 +153,8 @@ def _context(run: PurgeRun, store: RetentionStore, workspace: Workspace | None) 
         dry_run=run.dry_run,
         run_id=str(run.pk),
         reason=f"retention purge {run.pk}",
+        # For stores below the holds (the audit trail): a hold on the whole workspace.
+        options={"workspace_held": workspace is not None and workspace_held(workspace=workspace)},
     )
 
 
@@ -181,14 +193,32 @@ def _fresh_state(store: RetentionStore, ctx: PurgeContext) -> dict[str, Any]:
     }
 
 
+def _purge_in_database(
+    run: PurgeRun, store: RetentionStore, ctx: PurgeContext, on_progress: ProgressCallback | None
+) -> None:
+    """A plain delete done by the database a batch at a time: each batch's delete and its
+    count commit together; what is gone is no longer due, so a resumed run needs no cursor."""
+    assert store.purge_batch is not None
+    size = _batch_size(store)
+    workspace = run.workspace
+    while True:
+        with _scope(workspace):
+            acted = store.purge_batch(ctx, size)
+            _record(run.pk, workspace, store, ctx, acted=acted, done=acted == 0)
+        if acted == 0:
+            return
+        if on_progress:
+            on_progress(store.name, acted)
+
+
 def _purge_store(run: PurgeRun, store: RetentionStore, on_progress: ProgressCallback | None) -> None:
     workspace = run.workspace
-    ctx = _context(run, store, workspace)
     state = run.progress.get(store.name) or {}
     if state.get("done"):
         return
-    if not state:
-        with _scope(workspace):
+    with _scope(workspace):
+        ctx = _context(run, store, workspace)
+        if not state:
             state = _record(run.pk, workspace, store, ctx)
     cursor = state.get("cursor")
     pending = [k for k in state.get("pending", [])]
@@ -199,17 +229,34 @@ def _purge_store(run: PurgeRun, store: RetentionStore, on_progress: ProgressCall
         cursor = str(pending[-1])
         if on_progress:
             on_progress(store.name, acted)
+    if store.purge_batch is not None and store.atomic and not run.dry_run:
+        _purge_in_database(run, store, ctx, on_progress)
+        return
+    # A draining store's batches take any due records and leave the cursor alone; a
+    # batch not all acted on (or seen again) returns to the key order from the start.
+    drain = store.drains and store.atomic and not run.dry_run and not state.get("walk")
+    seen: set[Any] = set()
     while True:
         with _scope(workspace):
-            keys = _next_keys(store, ctx, cursor)
+            keys = _next_keys(store, ctx, cursor, drain=drain)
             if not keys:
                 _record(run.pk, workspace, store, ctx, done=True)
                 return
-            last = str(keys[-1])
+            last: str | None = str(keys[-1])
             if run.dry_run:
                 lines = store.describe(ctx, keys) if store.describe else [str(k) for k in keys]
                 _record(run.pk, workspace, store, ctx, acted=len(keys), cursor=last, listing=lines)
                 acted = len(keys)
+            elif drain:
+                batch = set(keys)
+                acted = 0 if batch & seen else store.apply(ctx, keys)
+                seen = batch
+                if acted == len(keys):
+                    _record(run.pk, workspace, store, ctx, acted=acted)
+                else:
+                    drain = False
+                    _record(run.pk, workspace, store, ctx, acted=acted, cursor=None, walk=True)
+                last = cursor if drain else None  # draining leaves the cursor; the key order starts over
             elif store.atomic:
                 acted = store.apply(ctx, keys)
                 _record(run.pk, workspace, store, ctx, acted=acted, cursor=last)
@@ -224,28 +271,51 @@ def _purge_store(run: PurgeRun, store: RetentionStore, on_progress: ProgressCall
             on_progress(store.name, acted)
 
 
+@contextmanager
+def _sole_executor(run_id: Any) -> Iterator[bool]:
+    """Whether this process is the only one executing the run. On PostgreSQL, a session
+    advisory lock held for the whole execution (released when the process dies, so a
+    killed worker never keeps it): a task the broker delivers again while the first
+    still runs (``acks_late`` and the visibility timeout), or the next night's job
+    meeting a run still going, leaves the run alone instead of doing batches twice."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [RUN_LOCK_NAMESPACE, str(run_id)])
+        got = bool(cursor.fetchone()[0])
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [RUN_LOCK_NAMESPACE, str(run_id)])
+
+
 def purge_execute(*, run: PurgeRun, on_progress: ProgressCallback | None = None) -> PurgeRun:
     """Do what is left of ``run`` (all of it, the first time) and close its receipt.
     A store that fails is recorded in ``errors`` and the others still run; the run
-    then ends ``failed`` and the next one tries that store again."""
+    then ends ``failed`` and the next one tries that store again. A run another
+    process is executing right now is returned as it is (still running)."""
     workspace = run.workspace
-    with _scope(workspace):
-        run = _load(run.pk, workspace)
-    if run.status != RunStatus.RUNNING:
-        return run
-    if workspace is not None and not run.dry_run:
-        with _scope(workspace):
-            legal_hold_sync(workspace=workspace)
-    errors: list[dict[str, str]] = []
-    for store in _stores_for(run):
-        try:
-            _purge_store(run, store, on_progress)
-        except Exception as exc:  # one store's failure must not stop the others
-            logger.exception("retention store %s failed in run %s", store.name, run.pk)
-            errors.append({"store": store.name, "error": f"{type(exc).__name__}: {exc}"[:500]})
+    with _sole_executor(run.pk) as sole:
         with _scope(workspace):
             run = _load(run.pk, workspace)
-    return _finish(run, workspace, errors)
+        if not sole or run.status != RunStatus.RUNNING:
+            return run
+        if workspace is not None and not run.dry_run:
+            with _scope(workspace):
+                legal_hold_sync(workspace=workspace)
+        errors: list[dict[str, str]] = []
+        for store in _stores_for(run):
+            try:
+                _purge_store(run, store, on_progress)
+            except Exception as exc:  # one store's failure must not stop the others
+                logger.exception("retention store %s failed in run %s", store.name, run.pk)
+                errors.append({"store": store.name, "error": f"{type(exc).__name__}: {exc}"[:500]})
+            with _scope(workspace):
+                run = _load(run.pk, workspace)
+        return _finish(run, workspace, errors)
 
 
 def _finish(run: PurgeRun, workspace: Workspace | None, errors: list[dict[str, str]]) -> PurgeRun:
@@ -279,8 +349,13 @@ def purge_run(
     on_progress: ProgressCallback | None = None,
 ) -> PurgeRun:
     """Continue the run a crash left unfinished, if any (same clock, same cursor);
-    otherwise start one. The nightly job and the command both call this."""
+    otherwise start one. The nightly job and the command both call this. An unfinished
+    run of one category is finished first, and a whole run then follows, so one
+    interrupted ``--category`` run never stands in for a night's purge."""
     run = None if dry_run or category else purge_unfinished(workspace=workspace)
+    if run is not None and run.category:
+        purge_execute(run=run, on_progress=on_progress)
+        run = None
     if run is None:
         run = purge_start(
             workspace=workspace, dry_run=dry_run, category=category, trigger=trigger, actor=actor, now=now
@@ -289,11 +364,15 @@ def purge_run(
 
 
 def purge_estimate(*, workspace: Workspace | None, category: str = "", now: Any = None) -> dict[str, int]:
-    """How many records each store would act on now (for a progress bar's total)."""
+    """How many records each store would act on now (for a progress bar's total). A
+    store that fails here is left out: the run records its error."""
     run = PurgeRun(workspace=workspace, dry_run=True, category=category, as_of=now or timezone.now())
     totals: dict[str, int] = {}
-    with _scope(workspace):
-        for store in _stores_for(run):
-            found = store.due(_context(run, store, workspace))
-            totals[store.name] = found.count() if isinstance(found, QuerySet) else len(list(found))
+    for store in _stores_for(run):
+        try:
+            with _scope(workspace):
+                found = store.due(_context(run, store, workspace))
+                totals[store.name] = found.count() if isinstance(found, QuerySet) else len(list(found))
+        except Exception:  # one store's failure must not stop the estimate of the others
+            logger.warning("retention store %s failed to estimate", store.name, exc_info=True)
     return totals

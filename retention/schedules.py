@@ -76,8 +76,15 @@ def _period(workspace: Workspace, rule: Retention, setting: RetentionSetting | N
     days, source = rule.days, rule.source
     if profile is not None:
         days, source = profile.days, profile.source
+    # A workspace may lengthen a period, never shorten it: below the legal minimum, or
+    # below the default in force where the law names none. Also on reading, so a setting
+    # made under another jurisdiction cannot undercut this one's minimum.
+    floor = days
     if setting is not None:
-        days, source = setting.days, f"set by the workspace: {setting.reason}"
+        if setting.days >= floor:
+            days, source = setting.days, f"set by the workspace: {setting.reason}"
+        else:
+            source = f"{source} (the workspace's {setting.days} days are below this jurisdiction's period)"
     return Period(
         category=rule.name,
         days=days,
@@ -126,6 +133,15 @@ def retention_setting_set(
     if current.minimum_days is not None and days < current.minimum_days:
         raise ValidationError(
             {"days": f"At least {current.minimum_days} days: {current.minimum_source} requires keeping it that long."}
+        )
+    default = current.profile_days if current.profile_days is not None else current.default_days
+    if days < default:
+        source = current.profile_source or current.default_source
+        raise ValidationError(
+            {
+                "days": f"At least {default} days: a workspace may lengthen this period, not shorten it "
+                f"(the period in force: {source})."
+            }
         )
     with transaction.atomic():
         setting, _ = RetentionSetting.objects.for_workspace(workspace).update_or_create(

@@ -63,12 +63,22 @@ PARAM_MODELS: dict[str, str] = {
     "sequence_id": "communications.Sequence",
     "enrolment_id": "communications.DebtSequence",
     "request_id": "privacy_requests.PrivacyRequest",
+    "reference": "incidents.Incident",
+    "duty_id": "incidents.Duty",
+    "alert_id": "incidents.SecurityAlert",
+    "hold_id": "debtors.LegalHold",
+    "run_id": "retention.PurgeRun",
 }
 
 # URL kwargs that name no object (a verb, a format…): the valid value every test uses,
 # the same in both workspaces, so only the object ids differ.
 PARAM_VALUES: dict[str, str] = {
     "action": "note",
+}
+
+# URL kwargs that identify their object by another field than its primary key.
+PARAM_FIELDS: dict[str, str] = {
+    "reference": "reference",  # an incident, by its INC-<year>-NNNN reference
 }
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -262,7 +272,9 @@ class TenantObjects:
 
     def kwargs_for(self, route: Route) -> dict[str, Any]:
         return {
-            param: PARAM_VALUES[param] if param in PARAM_VALUES else self.get(model_label_for(route, param)).pk
+            param: PARAM_VALUES[param]
+            if param in PARAM_VALUES
+            else getattr(self.get(model_label_for(route, param)), PARAM_FIELDS.get(param, "pk"))
             for param in route.params
         }
 
@@ -431,6 +443,77 @@ def _privacy_request(objs: TenantObjects) -> Model:
     )
 
 
+def _legal_hold(objs: TenantObjects) -> Model:
+    """A hold on the pool's debt (placed as a manager would, from the debt page)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from retention.holds import legal_hold_place
+
+    return legal_hold_place(
+        workspace=objs.workspace,
+        scope="debt",
+        debt=objs.get("debtors.Debt"),  # type: ignore[arg-type]
+        reason="litigation",
+        case_reference=f"CASE-{objs.slug}",
+        review_on=(timezone.now() + timedelta(days=90)).date(),
+    )
+
+
+def _purge_run(objs: TenantObjects) -> Model:
+    """A finished dry run of the workspace (its receipt page)."""
+    from retention.engine import purge_execute, purge_start
+
+    return purge_execute(run=purge_start(workspace=objs.workspace, dry_run=True, trigger="manual"))
+
+
+def _incident(objs: TenantObjects) -> Model:
+    """An incident recorded in the workspace. References are numbered per workspace, so
+    both workspaces' first one would be INC-<year>-0001, and a "foreign" reference swapped
+    into one's own URL would name one's own incident: each workspace's probe gets a
+    different number (one more incident per workspace created before it)."""
+    from django.utils import timezone
+
+    from incidents.services import IncidentInput, incident_create
+
+    earlier = Workspace.objects.filter(pk__lt=objs.workspace.pk).count()
+    now = timezone.now()
+    for n in range(earlier + 1):
+        incident = incident_create(
+            workspace=objs.workspace,
+            data=IncidentInput(
+                title=f"Probe incident {n} of {objs.slug}",
+                what_happened="Cross-tenant probe: a laptop was left on a train.",
+                aware_at=now,
+            ),
+            now=now,
+        )
+    return incident
+
+
+def _duty(objs: TenantObjects) -> Model:
+    """The probe incident's first duty (every profile tells the people affected)."""
+    from incidents.models import Duty
+
+    incident = objs.get("incidents.Incident")
+    return Duty.objects.for_workspace(objs.workspace).filter(incident=incident).order_by("code").first()  # type: ignore[return-value]
+
+
+def _security_alert(objs: TenantObjects) -> Model:
+    """An open alert (a burst of failed sign-ins for the workspace's owner), raised as the
+    detection raises one."""
+    from django.utils import timezone
+
+    from incidents.alerts import Burst, alert_raise
+
+    now = timezone.now()
+    user_id = owner_membership(objs.workspace).user_id
+    burst = Burst(f"user:{user_id}", count=20, first_at=now, last_at=now, actor_user_id=user_id)
+    alert, _new = alert_raise(workspace=objs.workspace, kind="failed_logins", burst=burst, threshold=20, now=now)
+    return alert
+
+
 # "app_label.Model" -> a function making one such object in ``objs.workspace``. It runs
 # inside that workspace's context and should go through the owning app's services.
 FACTORIES: dict[str, Callable[[TenantObjects], Model]] = {
@@ -449,6 +532,11 @@ FACTORIES: dict[str, Callable[[TenantObjects], Model]] = {
     "communications.Sequence": _sequence,
     "communications.DebtSequence": _debt_sequence,
     "privacy_requests.PrivacyRequest": _privacy_request,
+    "incidents.Incident": _incident,
+    "incidents.Duty": _duty,
+    "incidents.SecurityAlert": _security_alert,
+    "debtors.LegalHold": _legal_hold,
+    "retention.PurgeRun": _purge_run,
 }
 
 

@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='client',
             name='breach_notice_hours',
-            field=models.PositiveSmallIntegerField(default=24, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(720)]),
+            field=models.PositiveSmallIntegerField(default=24, db_default=24, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(720)]),
         ),
     ]

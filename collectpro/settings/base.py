@@ -137,7 +137,8 @@ PLACEMENT_IMPORT_PARALLEL_MIN_ROWS = env.int("PLACEMENT_IMPORT_PARALLEL_MIN_ROWS
 # chunk is planned.
 PLACEMENT_IMPORT_PIPELINE_MIN_ROWS = env.int("PLACEMENT_IMPORT_PIPELINE_MIN_ROWS", default=20_000)
 # Rejects files hold rejected rows as uploaded (personal data in clear text): the
-# hourly collections upkeep deletes them this many days after the import finished.
+# nightly retention purge deletes them this many days after the import finished (the
+# default of the PLACEMENT_FILES category; a workspace may set its own period).
 PLACEMENT_REJECTS_RETENTION_DAYS = env.int("PLACEMENT_REJECTS_RETENTION_DAYS", default=30)
 # How long the operator keeps database backups (docs/retention.md, "Backups"): shown on the
 # retention schedule; an erased person's data leaves the backups this long after erasure.
@@ -235,6 +236,10 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default="")
 BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="")
 FIELD_ENCRYPTION_KEY_PROVIDER = env("FIELD_ENCRYPTION_KEY_PROVIDER", default="kernel.crypto.keys.EnvKeyProvider")
+# Audit checkpoints (ADR 0016): "id:base64(32-byte Ed25519 private key)" signs them;
+# "id:base64(32-byte public key),…" verifies retired keys' (or an auditor's, without the secret).
+AUDIT_CHECKPOINT_KEY = env("AUDIT_CHECKPOINT_KEY", default="")
+AUDIT_CHECKPOINT_PUBLIC_KEYS = env("AUDIT_CHECKPOINT_PUBLIC_KEYS", default="")
 
 # --- I18N -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -329,10 +334,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "communications.tasks.communications_upkeep_all",
         "schedule": crontab(minute=20, hour="*"),  # hourly: fail messages stuck in the hand-off
     },
-    "placements-upkeep": {
-        "task": "placements.tasks.placements_upkeep_all",
-        "schedule": crontab(minute=25, hour="*"),  # hourly: delete rejects files past retention
-    },
     "collections-upkeep": {
         "task": "debtors.tasks.collections_upkeep_all",
         "schedule": crontab(minute=15, hour="*"),  # hourly; each step is idempotent
@@ -349,10 +350,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.reconcile_all",
         "schedule": crontab(minute="*/30"),
     },
-    "privacy-exports-expire": {
-        "task": "privacy_requests.export_tasks.privacy_exports_expire_all",
-        "schedule": crontab(minute=40, hour=2),  # daily: delete copies of people's data past their 7 days
-    },
     "retention-purge": {
         "task": "retention.tasks.purge_expired_all",
         # nightly: what is past its retention period (docs/retention.md); resumes a killed run
@@ -362,6 +359,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy_requests.tasks.privacy_reminders_all",
         # daily: 7 and 2 days before each deadline, and overdue; days counted in each workspace's zone
         "schedule": crontab(minute=10, hour=3),
+    },
+    "incident-reminders": {
+        "task": "incidents.tasks.incident_reminders_all",
+        # breach clocks run in hours: 24 h, 6 h and 1 h before each open duty's deadline, and overdue
+        "schedule": crontab(minute="*/15"),
+    },
+    "security-alerts": {
+        "task": "incidents.alert_tasks.security_alerts_detect_all",
+        # bulk reveals and exports, failed sign-ins over their windows (docs/incidents.md)
+        "schedule": crontab(minute="*/5"),
+    },
+    "incident-notices-resume": {
+        "task": "incidents.notice_tasks.incident_notices_resume_all",
+        # breach notices whose worker died: re-queued after 10 minutes without progress
+        "schedule": crontab(minute="*/15"),
     },
 }
 PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="stripe" if STRIPE_SECRET_KEY else "sandbox")

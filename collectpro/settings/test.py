@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-3e1c9a7b5d")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "test1:dGVzdC1vbmx5LWZpZWxkLWtleS0zMi1ieXRlcyEhISE=")
 os.environ.setdefault("BLIND_INDEX_KEY", "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0zMmJ5dGVz")
+os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "test1:dGVzdC1vbmx5LWF1ZGl0LWNoZWNrcG9pbnQta2V5ISE=")
 os.environ.setdefault("ACCOUNT_EMAIL_VERIFICATION", "optional")
 os.environ.setdefault("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
 os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")

@@ -25,6 +25,7 @@ from debtors.models.debts import ALLOWED_TRANSITIONS, NOT_COLLECTABLE, Debt, Deb
 from debtors.models.holds import HoldReason, HoldScope, LegalHold
 from debtors.models.ledger import EntryKind, LedgerEntry
 from debtors.models.records import DebtEvent, Dispute, DisputeStatus, Document, Note, SavedView
+from debtors.models.totals import RetainedTotals
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -57,6 +58,7 @@ __all__ = [
     "PlanStatus",
     "PromiseStatus",
     "PromiseToPay",
+    "RetainedTotals",
     "SavedView",
     "SettlementOffer",
 ]

@@ -69,6 +69,16 @@ class LedgerEntry(TenantModel):
     )
 
     rls_append_only = True
+    # Only the books' purge removes entries (debtors.services.books, through
+    # kernel.tenancy.rls.prune_append_only): never one younger than the shortest books
+    # period of any profile (ZA: 5 years), and only of a finished debt no hold covers —
+    # the database checks both, whatever the caller asks.
+    rls_prune_column = "posted_at"
+    rls_prune_min_days = 5 * 365
+    rls_prune_guard = (
+        "EXISTS (SELECT 1 FROM debtors_debt d WHERE d.id = t.debt_id AND NOT d.legal_hold "
+        "AND d.status IN ('paid', 'settled', 'written_off', 'recalled', 'closed'))"
+    )
 
     class Meta:
         constraints = [

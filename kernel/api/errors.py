@@ -10,6 +10,7 @@ with ``fields``. Contact refusals (409) add ``reasons``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -18,6 +19,17 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# Told of every 404 the API answers: ``listener(request=)`` (DRF's request). Higher apps
+# register in their AppConfig.ready(); incidents counts them per API key, since many
+# from one key probe for other workspaces' ids (incidents/alert_hooks.py).
+NotFoundListener = Callable[..., None]
+_not_found_listeners: list[NotFoundListener] = []
+
+
+def register_not_found_listener(listener: NotFoundListener) -> None:
+    if listener not in _not_found_listeners:
+        _not_found_listeners.append(listener)
 
 
 def _as_drf(exc: Exception) -> Exception:
@@ -48,4 +60,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
         body["message"] = str(detail)
     response.data = {"error": body}
+    if response.status_code == status.HTTP_404_NOT_FOUND and context.get("request") is not None:
+        for listener in _not_found_listeners:
+            listener(request=context["request"])
     return response

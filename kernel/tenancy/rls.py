@@ -142,7 +142,10 @@ def prune_append_only(model: Any, ids: list[Any]) -> int:
             return int(cursor.fetchone()[0])
     floor = timezone.now() - timedelta(days=int(model.rls_prune_min_days))
     manager = getattr(model, "unscoped", model._base_manager)
-    return int(manager.filter(pk__in=ids, **{f"{model.rls_prune_column}__lt": floor}).delete()[0])
+    rows = manager.filter(pk__in=ids, **{f"{model.rls_prune_column}__lt": floor})
+    # A plain DELETE, as the function above does: no ORM cascade or PROTECT check (a
+    # reversal and the entry it reverses go together; what hangs on them is the caller's).
+    return int(rows._raw_delete(rows.db))
 
 
 def _on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:

@@ -153,14 +153,12 @@ def test_collections_upkeep_all_fans_out_one_task_per_workspace(world):
             assert list(statuses) == [InstallmentStatus.MISSED, InstallmentStatus.PENDING, InstallmentStatus.PENDING]
 
 
-def test_communications_and_placements_upkeep_run_on_the_worker(world, private_storage):
-    """Each app's hourly upkeep is its own task: a message stuck in the hand-off is
-    failed, a rejects file past its retention is deleted — and a second run finds
-    nothing left."""
+def test_communications_upkeep_runs_on_the_worker(world):
+    """The hourly upkeep is its own task: a message stuck in the hand-off is failed,
+    and a second run finds nothing left. (Rejects files past their retention are
+    deleted by the nightly purge: tests/retention/test_stores_placements.py.)"""
     from communications.models import Communication
     from communications.tasks import communications_upkeep
-    from placements.models import PlacementImport
-    from placements.tasks import placements_upkeep
 
     debt = _active_debt(world.a, "STUCK-1")
     with workspace_context(world.a):
@@ -173,22 +171,8 @@ def test_communications_and_placements_upkeep_run_on_the_worker(world, private_s
             status="sending",
             occurred_at=timezone.now() - timedelta(hours=3),
         )
-        private_storage.mkdir(parents=True, exist_ok=True)
-        (private_storage / "old-rejects.csv").write_text("line,reason\n2,bad\n")
-        job = PlacementImport.objects.create(
-            workspace=world.a,
-            file_name="old.csv",
-            storage_name="old.csv",
-            status="done",
-            rejects_storage_name="old-rejects.csv",
-            finished_at=timezone.now() - timedelta(days=40),
-        )
 
     assert communications_upkeep.delay(world.a.pk).get(timeout=RESULT_TIMEOUT) == {"messages_unstuck": 1}
-    assert placements_upkeep.delay(world.a.pk).get(timeout=RESULT_TIMEOUT) == {"rejects_purged": 1}
     with workspace_context(world.a):
         assert Communication.objects.get(pk=stuck.pk).status == "failed"
-        assert PlacementImport.objects.get(pk=job.pk).rejects_purged_at is not None
-    assert not (private_storage / "old-rejects.csv").exists()
     assert communications_upkeep.delay(world.a.pk).get(timeout=RESULT_TIMEOUT) == {"messages_unstuck": 0}
-    assert placements_upkeep.delay(world.a.pk).get(timeout=RESULT_TIMEOUT) == {"rejects_purged": 0}

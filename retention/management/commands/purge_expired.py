@@ -8,8 +8,15 @@ from tqdm import tqdm
 
 from accounts.models import Workspace
 from kernel.context import request_info
-from retention.engine import purge_estimate, purge_run
+from retention.engine import OTHER_SCOPE, purge_estimate, purge_run
 from retention.models import PurgeRun, RunTrigger
+
+
+def _other_scope(exc: ValidationError) -> bool:
+    """The category exists, but only among the other scope's stores (an unknown
+    category is an error everywhere)."""
+    errors = getattr(exc, "error_dict", {}).get("category", [])
+    return bool(errors) and all(error.code == OTHER_SCOPE for error in errors)
 
 
 class Command(BaseCommand):
@@ -38,7 +45,7 @@ class Command(BaseCommand):
                 try:
                     run = self._run(workspace, opts)
                 except ValidationError as exc:
-                    if opts["category"] and not opts["slug"]:
+                    if not opts["slug"] and _other_scope(exc):
                         continue  # a category of the other scope (workspace vs installation)
                     raise CommandError("; ".join(exc.messages)) from exc
                 self._print(run, workspace)
