@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -165,3 +165,24 @@ def celery_redis_worker() -> Iterator[Any]:
         app.conf.update(saved)
         redis_client.flushdb()
         redis_client.close()
+
+
+def needs_postgres_for_a_worker_subprocess() -> None:
+    """Skip (fail under CI=true) unless the test database is PostgreSQL: a worker in
+    another process cannot share SQLite's in-memory test database."""
+    if connections["default"].vendor != "postgresql":
+        message = "the worker subprocess needs the test database on PostgreSQL (set DATABASE_URL)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message} (CI=true: this test must run)", pytrace=False)
+        pytest.skip(message)
+
+
+def worker_database_url() -> str:
+    """The pytest test database as a DATABASE_URL, for a worker subprocess."""
+    db = connections["default"].settings_dict
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}"

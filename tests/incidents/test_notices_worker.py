@@ -30,11 +30,9 @@ from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Client
@@ -42,7 +40,14 @@ from communications.models import Communication
 from incidents.models import AffectedPerson, NoticeStatus
 from incidents.notices import incident_notices_start, notice_template, notices_progress
 from kernel.tenancy import workspace_context
-from tests.celery_worker import _CONF_KEYS, _drop_cached_clients, _redis_or_skip, worker_redis_url
+from tests.celery_worker import (
+    _CONF_KEYS,
+    _drop_cached_clients,
+    _redis_or_skip,
+    needs_postgres_for_a_worker_subprocess,
+    worker_database_url,
+    worker_redis_url,
+)
 from tests.incidents.notices_world import breach, contact, crowd, decide_people, freeze_client, people_duty_of
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -54,24 +59,6 @@ BATCH = 20
 PERSON_DELAY = 0.02  # seconds per person inside a batch's transaction, in the worker
 WAIT = 90.0
 TASK = "incidents.notice_tasks.incident_notices_run"
-
-
-def _needs_postgres() -> None:
-    if connection.vendor != "postgresql":
-        message = "the worker subprocess needs the test database on PostgreSQL (set DATABASE_URL)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message} (CI=true: this test must run)", pytrace=False)
-        pytest.skip(message)
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}"
 
 
 @dataclass
@@ -147,7 +134,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     own, all on one queue of this test's; the test process sends to the same queue."""
     from collectpro.celery import app
 
-    _needs_postgres()
+    needs_postgres_for_a_worker_subprocess()
     url = worker_redis_url()
     redis_client = _redis_or_skip(url)
     redis_client.flushdb()
@@ -165,7 +152,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "collectpro.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": worker_database_url(),
         "REDIS_URL": url,
         "NOTICE_TEST_QUEUE": queue,
         "NOTICE_TEST_DELAY": str(PERSON_DELAY),

@@ -36,11 +36,9 @@ from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -59,7 +57,14 @@ from privacy_requests.models import ErasurePlan, PlanStatus
 from retention.engine import purge_run
 from retention.models import PurgeRun, RunStatus
 from retention.tasks import purge_expired_workspace
-from tests.celery_worker import _CONF_KEYS, _drop_cached_clients, _redis_or_skip, worker_redis_url
+from tests.celery_worker import (
+    _CONF_KEYS,
+    _drop_cached_clients,
+    _redis_or_skip,
+    needs_postgres_for_a_worker_subprocess,
+    worker_database_url,
+    worker_redis_url,
+)
 from tests.conftest import PASSWORD
 from tests.retention.engine_stores import ALL, REMOVED, events_of, hold_place, notes_of, only_stores, seed
 
@@ -70,24 +75,6 @@ CELERY = Path(sys.executable).with_name("celery")
 BATCH = 3
 ROW_DELAY = 0.08  # seconds the stores pause per timeline row / notes batch in the worker
 WAIT = 60.0
-
-
-def _needs_postgres() -> None:
-    if connection.vendor != "postgresql":
-        message = "the worker subprocess needs the test database on PostgreSQL (set DATABASE_URL)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message} (CI=true: this test must run)", pytrace=False)
-        pytest.skip(message)
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}"
 
 
 @dataclass
@@ -180,7 +167,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     tests' own; the test process sends to the same broker."""
     from collectpro.celery import app
 
-    _needs_postgres()
+    needs_postgres_for_a_worker_subprocess()
     url = worker_redis_url()
     redis_client = _redis_or_skip(url)
     redis_client.flushdb()
@@ -196,7 +183,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "collectpro.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": worker_database_url(),
         "REDIS_URL": url,
         "RETENTION_MAX_BATCH": str(BATCH),
         "PYTHONPATH": str(ROOT),
